@@ -1,0 +1,312 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { inTransaction, type Db } from '../../core/db.js'
+import { ConflictError, ForbiddenError, NotFoundError, TooManyRequestsError, UnauthenticatedError, ValidationError } from '../../core/errors.js'
+import { scopeOf, type Principal, type Role, type Scope } from '../../core/scope.js'
+import type { AuditLog } from '../audit/index.js'
+import type { OrgService } from '../org/index.js'
+import { DUMMY_HASH_PROMISE, hashPassword, passwordProblem, randomPassword, verifyPassword } from './passwords.js'
+import { WindowRateLimiter } from './rate-limit.js'
+import { UserStore, type UserRecord } from './store.js'
+
+export interface AuthSettings {
+  sessionTtlMinutes: number
+  loginMaxFailures: number
+  lockoutMinutes: number
+  loginAttemptsPerMinutePerAddress: number
+}
+
+export interface PublicUser {
+  id: number
+  username: string
+  displayName: string
+  unitId: number | null
+  roles: Role[]
+  disabled: boolean
+  locked: boolean
+  lastLoginAt: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+export interface NewUser {
+  username: string
+  displayName?: string
+  unitId: number | null
+  roles: Role[]
+  password: string
+}
+
+export interface UserChanges {
+  displayName?: string
+  unitId?: number | null
+  roles?: Role[]
+  password?: string
+  disabled?: boolean
+}
+
+export interface LoginResult {
+  token: string
+  expiresAt: string
+  user: PublicUser
+}
+
+const isLocked = (u: UserRecord, now = Date.now()) => u.lockedUntil !== null && Date.parse(u.lockedUntil) > now
+
+export function publicUser(u: UserRecord): PublicUser {
+  return {
+    id: u.id,
+    username: u.username,
+    displayName: u.displayName,
+    unitId: u.unitId,
+    roles: u.roles,
+    disabled: u.disabled,
+    locked: isLocked(u),
+    lastLoginAt: u.lastLoginAt,
+    createdAt: u.createdAt,
+    updatedAt: u.updatedAt,
+  }
+}
+
+/**
+ * Local users, sessions and the lockout. A session token is `<id>.<hmac>`: the HMAC (session key,
+ * kept outside the database) rejects forged tokens before any lookup; the sessions row allows
+ * revocation and expiry.
+ */
+export class AuthService {
+  readonly #db: Db
+  readonly #store: UserStore
+  readonly #audit: AuditLog
+  readonly #org: OrgService
+  readonly #settings: AuthSettings
+  readonly #sessionKey: Buffer
+  readonly #addressLimiter: WindowRateLimiter
+
+  constructor(deps: { db: Db; audit: AuditLog; org: OrgService; settings: AuthSettings; sessionKey: Buffer }) {
+    this.#db = deps.db
+    this.#store = new UserStore(deps.db)
+    this.#audit = deps.audit
+    this.#org = deps.org
+    this.#settings = deps.settings
+    this.#sessionKey = deps.sessionKey
+    this.#addressLimiter = new WindowRateLimiter(deps.settings.loginAttemptsPerMinutePerAddress, 60_000)
+    deps.org.registerUsage({ what: 'users', count: (unitId) => this.#store.countInUnit(unitId) })
+  }
+
+  // --- sessions -------------------------------------------------------------------------
+
+  async login(username: string, password: string, client: string): Promise<LoginResult> {
+    const wait = this.#addressLimiter.hit(client)
+    if (wait) throw new TooManyRequestsError('too many login attempts from this address; try again later', wait)
+
+    const user = this.#store.byUsernameUnscoped(username)
+    if (!user) {
+      await verifyPassword(password, await DUMMY_HASH_PROMISE)
+      this.#audit.record({ actor: { anonymous: username }, action: 'auth.login_failed', client, detail: { reason: 'unknown user' } })
+      throw new UnauthenticatedError('wrong user name or password')
+    }
+    if (isLocked(user)) {
+      const wait = Math.ceil((Date.parse(user.lockedUntil!) - Date.now()) / 1000)
+      this.#audit.record({ actor: { anonymous: username }, action: 'auth.login_failed', unitPath: user.unitPath, client, detail: { reason: 'locked' } })
+      throw new TooManyRequestsError('account locked after repeated failed logins; try again later', wait)
+    }
+    const ok = await verifyPassword(password, user.passwordHash)
+    if (!ok || user.disabled) {
+      const lockUntil = new Date(Date.now() + this.#settings.lockoutMinutes * 60_000).toISOString()
+      const { failedLogins, locked } = ok ? { failedLogins: user.failedLogins, locked: false } : this.#store.recordFailure(user.id, this.#settings.loginMaxFailures, lockUntil)
+      this.#audit.record({
+        actor: { anonymous: username },
+        action: locked ? 'auth.lockout' : 'auth.login_failed',
+        target: { type: 'user', id: user.id },
+        unitPath: user.unitPath,
+        client,
+        detail: { reason: user.disabled ? 'disabled' : 'wrong password', failedLogins },
+      })
+      throw new UnauthenticatedError('wrong user name or password')
+    }
+
+    const sessionId = randomBytes(24).toString('base64url')
+    const expiresAt = new Date(Date.now() + this.#settings.sessionTtlMinutes * 60_000).toISOString()
+    const principal = this.#principalOf(user)
+    if (!principal) throw new UnauthenticatedError('wrong user name or password')
+    inTransaction(this.#db, () => {
+      this.#store.recordSuccess(user.id)
+      this.#store.insertSession({ id: sessionId, userId: user.id, expiresAt, client })
+      this.#audit.record({ actor: principal, action: 'auth.login', target: { type: 'user', id: user.id }, client })
+    })
+    return { token: `${sessionId}.${this.#sign(sessionId)}`, expiresAt, user: publicUser(this.#store.byIdUnscoped(user.id)!) }
+  }
+
+  /** Resolves a token to its principal, sliding the expiry; null when not valid. */
+  authenticate(token: string): Principal | null {
+    const dot = token.indexOf('.')
+    if (dot <= 0) return null
+    const sessionId = token.slice(0, dot)
+    const given = Buffer.from(token.slice(dot + 1))
+    const expected = Buffer.from(this.#sign(sessionId))
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null
+    const session = this.#store.session(sessionId)
+    if (!session || session.revokedAt) return null
+    const now = Date.now()
+    const expiresAt = Date.parse(session.expiresAt)
+    if (expiresAt <= now) return null
+    const user = this.#store.byIdUnscoped(session.userId)
+    if (!user || user.disabled) return null
+    // Slide the expiry at most once a minute: each write is an fsync under synchronous=FULL.
+    const fresh = now + this.#settings.sessionTtlMinutes * 60_000
+    if (fresh - expiresAt > 60_000) this.#store.extendSession(sessionId, new Date(fresh).toISOString())
+    return this.#principalOf(user)
+  }
+
+  logout(principal: Principal, token: string, client: string): void {
+    const sessionId = token.slice(0, token.indexOf('.'))
+    this.#store.revokeSession(sessionId)
+    this.#audit.record({ actor: principal, action: 'auth.logout', client })
+  }
+
+  async changeOwnPassword(principal: Principal, current: string, next: string, client: string): Promise<void> {
+    const user = this.#store.byIdUnscoped(principal.userId)
+    if (!user || !(await verifyPassword(current, user.passwordHash))) {
+      throw new ValidationError('current password is wrong', [{ field: 'body.currentPassword', message: 'is wrong' }])
+    }
+    const problem = passwordProblem(next)
+    if (problem) throw ValidationError.field('body.newPassword', problem)
+    const hash = await hashPassword(next)
+    inTransaction(this.#db, () => {
+      this.#store.update(user.id, { passwordHash: hash })
+      this.#store.revokeUserSessions(user.id)
+      this.#audit.record({ actor: principal, action: 'user.password_change', target: { type: 'user', id: user.id }, client })
+    })
+  }
+
+  purgeSessions(): number {
+    return this.#store.purgeExpiredSessions()
+  }
+
+  // --- users ------------------------------------------------------------------------------
+
+  list(scope: Scope, filter: { unitId?: number; role?: Role } = {}): PublicUser[] {
+    return this.#store.list(scope, filter).map(publicUser)
+  }
+
+  get(scope: Scope, id: number): PublicUser {
+    const u = this.#store.get(scope, id)
+    if (!u) throw new NotFoundError('user', id)
+    return publicUser(u)
+  }
+
+  async create(actor: Principal, input: NewUser, client?: string): Promise<PublicUser> {
+    const problem = passwordProblem(input.password)
+    if (problem) throw ValidationError.field('body.password', problem)
+    this.#assertUnitAssignable(actor, input.unitId, 'body.unitId')
+    const hash = await hashPassword(input.password)
+    return inTransaction(this.#db, () => {
+      if (this.#store.byUsernameUnscoped(input.username)) {
+        throw new ConflictError(`user name ${input.username} is taken`, [{ field: 'body.username', message: 'is taken' }])
+      }
+      const id = this.#store.insert({ username: input.username, displayName: input.displayName ?? input.username, unitId: input.unitId, roles: dedupeRoles(input.roles), passwordHash: hash })
+      const user = this.#store.byIdUnscoped(id)!
+      this.#audit.record({ actor, action: 'user.create', target: { type: 'user', id }, unitPath: user.unitPath, client, detail: { username: user.username, roles: user.roles, unitId: user.unitId } })
+      return publicUser(user)
+    })
+  }
+
+  async update(actor: Principal, id: number, changes: UserChanges, client?: string): Promise<PublicUser> {
+    const scope = scopeOf(actor)
+    const before = this.#store.get(scope, id)
+    if (!before) throw new NotFoundError('user', id)
+    if (id === actor.userId) {
+      if (changes.disabled) throw new ConflictError('you cannot disable yourself')
+      if (changes.roles && !changes.roles.includes('admin')) throw new ConflictError('you cannot remove your own admin role')
+      if (changes.unitId !== undefined && changes.unitId !== before.unitId) throw new ConflictError('you cannot move yourself to another unit')
+    }
+    if (changes.unitId !== undefined) this.#assertUnitAssignable(actor, changes.unitId, 'body.unitId')
+    let passwordHash: string | undefined
+    if (changes.password !== undefined) {
+      const problem = passwordProblem(changes.password)
+      if (problem) throw ValidationError.field('body.password', problem)
+      passwordHash = await hashPassword(changes.password)
+    }
+    return inTransaction(this.#db, () => {
+      this.#store.update(id, { displayName: changes.displayName, unitId: changes.unitId, roles: changes.roles && dedupeRoles(changes.roles), disabled: changes.disabled, passwordHash })
+      if (passwordHash || changes.disabled || changes.unitId !== undefined || changes.roles) this.#store.revokeUserSessions(id)
+      const after = this.#store.byIdUnscoped(id)!
+      const { password: _omit, ...visible } = changes
+      this.#audit.record({
+        actor,
+        action: 'user.update',
+        target: { type: 'user', id },
+        unitPath: after.unitPath,
+        client,
+        detail: { changes: visible, passwordChanged: passwordHash !== undefined, before: { roles: before.roles, unitId: before.unitId, disabled: before.disabled } },
+      })
+      return publicUser(after)
+    })
+  }
+
+  delete(actor: Principal, id: number, client?: string): void {
+    const user = this.#store.get(scopeOf(actor), id)
+    if (!user) throw new NotFoundError('user', id)
+    if (id === actor.userId) throw new ConflictError('you cannot delete yourself')
+    inTransaction(this.#db, () => {
+      this.#store.delete(id)
+      this.#audit.record({ actor, action: 'user.delete', target: { type: 'user', id }, unitPath: user.unitPath, client, detail: { username: user.username } })
+    })
+  }
+
+  /** First run: a gateway administrator, with the given password or a random one to print once. */
+  async ensureFirstAdmin(password: string | undefined): Promise<{ username: string; password: string | null } | null> {
+    if (this.#store.count() > 0) return null
+    const chosen = password ?? randomPassword()
+    const problem = passwordProblem(chosen)
+    if (problem) throw ValidationError.field('GW_ADMIN_PASSWORD', problem)
+    const hash = await hashPassword(chosen)
+    inTransaction(this.#db, () => {
+      const id = this.#store.insert({ username: 'admin', displayName: 'Gateway administrator', unitId: null, roles: ['admin'], passwordHash: hash })
+      this.#audit.record({ actor: { system: 'first-run' }, action: 'user.create', target: { type: 'user', id }, detail: { username: 'admin', roles: ['admin'] } })
+    })
+    return { username: 'admin', password: password ? null : chosen }
+  }
+
+  /** For seeding (demo data, tests): creates users without an acting principal. */
+  async seedUser(input: NewUser): Promise<number> {
+    const hash = await hashPassword(input.password)
+    return inTransaction(this.#db, () => {
+      const id = this.#store.insert({ username: input.username, displayName: input.displayName ?? input.username, unitId: input.unitId, roles: dedupeRoles(input.roles), passwordHash: hash })
+      this.#audit.record({ actor: { system: 'seed' }, action: 'user.create', target: { type: 'user', id }, detail: { username: input.username, roles: input.roles, unitId: input.unitId } })
+      return id
+    })
+  }
+
+  #assertUnitAssignable(actor: Principal, unitId: number | null, field: string): void {
+    if (unitId === null) {
+      if (actor.unitPath !== '/') throw new ForbiddenError('only gateway administrators create users above every street')
+      return
+    }
+    // Out of scope is indistinguishable from absent.
+    this.#org.get(scopeOf(actor), unitId)
+    void field
+  }
+
+  /** null when the user's unit has vanished: never fall back to the whole tree. */
+  #principalOf(user: UserRecord): Principal | null {
+    const unit = user.unitId === null ? undefined : this.#org.getUnscoped(user.unitId)
+    if (user.unitId !== null && !unit) return null
+    return {
+      userId: user.id,
+      username: user.username,
+      displayName: user.displayName,
+      unitId: user.unitId,
+      unitPath: unit?.path ?? '/',
+      unitTier: unit?.tier ?? null,
+      roles: user.roles,
+    }
+  }
+
+  #sign(sessionId: string): string {
+    return createHmac('sha256', this.#sessionKey).update(sessionId).digest('base64url')
+  }
+}
+
+function dedupeRoles(roles: Role[]): Role[] {
+  return [...new Set(roles)]
+}

@@ -1,0 +1,1 @@
+export { seedDemo, DEMO_PASSWORD, type DemoSummary } from './seed.js'

@@ -1,0 +1,6 @@
+export { OrgService, type UnitUsage, type UnitChanges } from './service.js'
+export type { Unit, NewUnit } from './store.js'
+export { orgMigrations } from './migrations.js'
+export { orgRoutes } from './routes.js'
+export { parentTierOf, childTierOf, TIER_LABELS } from './tiers.js'
+export { UnitSchema, TierSchema } from './schemas.js'

@@ -1,0 +1,159 @@
+import type { FieldProblem } from '../../core/errors.js'
+import type { SecretBox } from '../../core/crypto.js'
+import type { CameraColumns } from './store.js'
+import type { CameraCredentials, CameraInput, StreamProfile } from './model.js'
+
+export const CREDENTIALS_AAD = 'camera-credentials'
+
+const STREAM_SCHEMES = new Set(['rtsp:', 'rtsps:', 'demo:'])
+const HTTP_SCHEMES = new Set(['http:', 'https:'])
+
+interface CheckedUri {
+  uri: string
+  credentials: CameraCredentials | null
+}
+
+/**
+ * Accepts a URI of the allowed schemes, strips any `user:pass@` (cameras' documentation tells
+ * technicians to paste such URIs) and hands the credentials back separately, so the stored URI
+ * never carries a password.
+ */
+export function checkUri(value: string, schemes: Set<string>, field: string, problems: FieldProblem[]): CheckedUri | null {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    problems.push({ field, message: 'is not a valid URI' })
+    return null
+  }
+  if (!schemes.has(url.protocol)) {
+    problems.push({ field, message: `must be a ${[...schemes].map((s) => s.slice(0, -1)).join(' or ')} URI` })
+    return null
+  }
+  if (url.protocol !== 'demo:' && !url.hostname) {
+    problems.push({ field, message: 'has no host' })
+    return null
+  }
+  let credentials: CameraCredentials | null = null
+  if (url.username || url.password) {
+    credentials = { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
+    url.username = ''
+    url.password = ''
+  }
+  return { uri: url.toString(), credentials }
+}
+
+export interface Applied {
+  cols: CameraColumns
+  /** API field names whose value changed */
+  changed: string[]
+  problems: FieldProblem[]
+}
+
+const EMPTY: CameraColumns = {
+  unit_id: 0, name: '', class: 3, kind: 'fixed', lat: null, lon: null, address: null, onvif_url: null, endpoint_ref: null,
+  manufacturer: null, model: null, serial: null, firmware: null, main_uri: null, main_codec: null, main_width: null,
+  main_height: null, main_fps: null, main_profile_token: null, sub_uri: null, sub_codec: null, sub_width: null,
+  sub_height: null, sub_fps: null, sub_profile_token: null, snapshot_uri: null, ptz: 0, events: 0, tags: '[]',
+  enabled: 1, shared_upward: 0, credentials: null, credentials_updated_at: null, clock_offset_ms: null,
+}
+
+const trimOrNull = (v: string | null | undefined) => {
+  if (v === null || v === undefined) return null
+  const t = v.trim()
+  return t === '' ? null : t
+}
+
+/**
+ * Merges client input into a camera's columns (or a new camera's), checking what a schema cannot:
+ * URI schemes, embedded credentials, tag hygiene. `fieldPrefix` lets the CSV importer name its own
+ * columns. Pure apart from sealing the credentials.
+ */
+export function applyCameraInput(
+  base: CameraColumns | null,
+  input: CameraInput,
+  box: SecretBox,
+  fieldName: (apiField: string) => string = (f) => `body.${f}`,
+): Applied {
+  const problems: FieldProblem[] = []
+  const cols: CameraColumns = { ...(base ?? EMPTY) }
+  const changed = new Set<string>()
+  const set = <K extends keyof CameraColumns>(key: K, value: CameraColumns[K], apiField: string) => {
+    if (cols[key] !== value) {
+      cols[key] = value
+      changed.add(apiField)
+    }
+  }
+
+  if (input.unitId !== undefined) set('unit_id', input.unitId, 'unitId')
+  if (input.name !== undefined) {
+    const name = input.name.trim()
+    if (!name) problems.push({ field: fieldName('name'), message: 'must not be empty' })
+    set('name', name, 'name')
+  }
+  if (input.class !== undefined) set('class', input.class, 'class')
+  if (input.kind !== undefined) set('kind', input.kind, 'kind')
+  if (input.location) {
+    if (input.location.lat !== undefined) set('lat', input.location.lat, 'location.lat')
+    if (input.location.lon !== undefined) set('lon', input.location.lon, 'location.lon')
+    if (input.location.address !== undefined) set('address', trimOrNull(input.location.address), 'location.address')
+    if ((cols.lat === null) !== (cols.lon === null)) problems.push({ field: fieldName(cols.lat === null ? 'location.lat' : 'location.lon'), message: 'latitude and longitude go together' })
+  }
+
+  let uriCredentials: CameraCredentials | null = null
+  const uriField = (value: string | null | undefined, schemes: Set<string>, apiField: string): string | null | undefined => {
+    if (value === undefined) return undefined
+    const text = trimOrNull(value)
+    if (text === null) return null
+    const checked = checkUri(text, schemes, fieldName(apiField), problems)
+    if (checked?.credentials) uriCredentials ??= checked.credentials
+    return checked?.uri ?? null
+  }
+
+  const onvif = uriField(input.onvifUrl, HTTP_SCHEMES, 'onvifUrl')
+  if (onvif !== undefined) set('onvif_url', onvif, 'onvifUrl')
+  if (input.endpointRef !== undefined) set('endpoint_ref', trimOrNull(input.endpointRef), 'endpointRef')
+  if (input.device) {
+    for (const key of ['manufacturer', 'model', 'serial', 'firmware'] as const) {
+      if (input.device[key] !== undefined) set(key, trimOrNull(input.device[key]), `device.${key}`)
+    }
+  }
+  for (const which of ['main', 'sub'] as const) {
+    const profile = input.streams?.[which]
+    if (profile === undefined) continue
+    const p = (profile ?? null) as (Partial<StreamProfile> & { uri: string }) | null
+    const uri = p === null ? null : uriField(p.uri, STREAM_SCHEMES, `streams.${which}.uri`) ?? null
+    set(`${which}_uri`, uri, `streams.${which}`)
+    set(`${which}_codec`, p?.codec ?? null, `streams.${which}`)
+    set(`${which}_width`, p?.width ?? null, `streams.${which}`)
+    set(`${which}_height`, p?.height ?? null, `streams.${which}`)
+    set(`${which}_fps`, p?.fps ?? null, `streams.${which}`)
+    set(`${which}_profile_token`, p?.profileToken ?? null, `streams.${which}`)
+  }
+  const snapshot = uriField(input.snapshotUri, HTTP_SCHEMES, 'snapshotUri')
+  if (snapshot !== undefined) set('snapshot_uri', snapshot, 'snapshotUri')
+  if (input.capabilities?.ptz !== undefined) set('ptz', input.capabilities.ptz ? 1 : 0, 'capabilities.ptz')
+  if (input.capabilities?.events !== undefined) set('events', input.capabilities.events ? 1 : 0, 'capabilities.events')
+  if (input.tags !== undefined) {
+    const tags = [...new Set(input.tags.map((t) => t.trim()).filter(Boolean))]
+    if (tags.some((t) => t.length > 50)) problems.push({ field: fieldName('tags'), message: 'a tag is at most 50 characters' })
+    set('tags', JSON.stringify(tags), 'tags')
+  }
+  if (input.enabled !== undefined) set('enabled', input.enabled ? 1 : 0, 'enabled')
+  if (input.sharedUpward !== undefined) set('shared_upward', input.sharedUpward ? 1 : 0, 'sharedUpward')
+  if (input.clockOffsetMs !== undefined) set('clock_offset_ms', input.clockOffsetMs, 'clockOffsetMs')
+
+  // Explicit credentials win over ones found inside a URI.
+  const credentials = input.credentials !== undefined ? input.credentials : uriCredentials ?? undefined
+  if (credentials !== undefined) {
+    const current = cols.credentials === null ? null : box.open(cols.credentials, CREDENTIALS_AAD)
+    const next = credentials === null ? null : JSON.stringify({ username: credentials.username, password: credentials.password })
+    if (current !== next) {
+      cols.credentials = next === null ? null : box.seal(next, CREDENTIALS_AAD)
+      cols.credentials_updated_at = new Date().toISOString()
+      changed.add('credentials')
+    }
+  }
+  if (!cols.name) problems.push({ field: fieldName('name'), message: 'is required' })
+  return { cols, changed: [...changed], problems }
+}

@@ -1,0 +1,5 @@
+export { RegistryService, type ImportReport } from './service.js'
+export { registryMigrations } from './migrations.js'
+export { registryRoutes } from './routes.js'
+export { CameraSchema, CameraKindSchema, CameraClassSchema, CameraStatusSchema } from './schemas.js'
+export * from './model.js'

@@ -1,0 +1,238 @@
+import { nowIso, type Db } from '../../core/db.js'
+import { subtreeRange, type Scope } from '../../core/scope.js'
+import type { Camera, CameraClass, CameraFilter, CameraKind, CameraStatus, Codec, StreamProfile } from './model.js'
+
+/** The writable columns of a camera row, flat as stored. */
+export interface CameraColumns {
+  unit_id: number
+  name: string
+  class: CameraClass
+  kind: CameraKind
+  lat: number | null
+  lon: number | null
+  address: string | null
+  onvif_url: string | null
+  endpoint_ref: string | null
+  manufacturer: string | null
+  model: string | null
+  serial: string | null
+  firmware: string | null
+  main_uri: string | null
+  main_codec: Codec | null
+  main_width: number | null
+  main_height: number | null
+  main_fps: number | null
+  main_profile_token: string | null
+  sub_uri: string | null
+  sub_codec: Codec | null
+  sub_width: number | null
+  sub_height: number | null
+  sub_fps: number | null
+  sub_profile_token: string | null
+  snapshot_uri: string | null
+  ptz: 0 | 1
+  events: 0 | 1
+  tags: string
+  enabled: 0 | 1
+  shared_upward: 0 | 1
+  credentials: string | null
+  credentials_updated_at: string | null
+  clock_offset_ms: number | null
+}
+
+export const WRITABLE_COLUMNS: (keyof CameraColumns)[] = [
+  'unit_id', 'name', 'class', 'kind', 'lat', 'lon', 'address', 'onvif_url', 'endpoint_ref', 'manufacturer', 'model',
+  'serial', 'firmware', 'main_uri', 'main_codec', 'main_width', 'main_height', 'main_fps', 'main_profile_token',
+  'sub_uri', 'sub_codec', 'sub_width', 'sub_height', 'sub_fps', 'sub_profile_token', 'snapshot_uri', 'ptz', 'events',
+  'tags', 'enabled', 'shared_upward', 'credentials', 'credentials_updated_at', 'clock_offset_ms',
+]
+
+export interface CameraRow extends CameraColumns {
+  id: number
+  status: CameraStatus
+  status_reasons: string
+  status_changed_at: string | null
+  created_at: string
+  updated_at: string
+  unit_path: string
+  unit_tier: string
+}
+
+function stream(r: CameraRow, prefix: 'main' | 'sub'): StreamProfile | null {
+  const uri = r[`${prefix}_uri`]
+  if (!uri) return null
+  return {
+    uri,
+    codec: r[`${prefix}_codec`],
+    width: r[`${prefix}_width`],
+    height: r[`${prefix}_height`],
+    fps: r[`${prefix}_fps`],
+    profileToken: r[`${prefix}_profile_token`],
+  }
+}
+
+export function toCamera(r: CameraRow): Camera {
+  return {
+    id: r.id,
+    unitId: r.unit_id,
+    name: r.name,
+    class: r.class,
+    kind: r.kind,
+    location: { lat: r.lat, lon: r.lon, address: r.address },
+    onvifUrl: r.onvif_url,
+    endpointRef: r.endpoint_ref,
+    device: { manufacturer: r.manufacturer, model: r.model, serial: r.serial, firmware: r.firmware },
+    streams: { main: stream(r, 'main'), sub: stream(r, 'sub') },
+    snapshotUri: r.snapshot_uri,
+    capabilities: { ptz: r.ptz === 1, events: r.events === 1 },
+    tags: JSON.parse(r.tags) as string[],
+    enabled: r.enabled === 1,
+    sharedUpward: r.shared_upward === 1,
+    hasCredentials: r.credentials !== null,
+    credentialsUpdatedAt: r.credentials_updated_at,
+    clockOffsetMs: r.clock_offset_ms,
+    status: r.status,
+    statusReasons: JSON.parse(r.status_reasons) as string[],
+    statusChangedAt: r.status_changed_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  }
+}
+
+const SELECT = 'SELECT c.*, u.path AS unit_path, u.tier AS unit_tier FROM cameras c JOIN units u ON u.id = c.unit_id'
+
+/**
+ * The visibility rule, in SQL: cameras of units in the caller's subtree, except that a site's
+ * cameras not shared upward (内保外用) stay with the site itself, unless the caller maintains the
+ * registry (admin, technician).
+ */
+const VISIBLE = `u.path >= @lo AND u.path < @hi
+  AND (u.tier <> 'site' OR c.shared_upward = 1 OR c.unit_id = @ownUnit OR @seesPrivate = 1)`
+
+function scopeParams(scope: Scope): Record<string, unknown> {
+  const { lo, hi } = subtreeRange(scope.unitPath)
+  return { lo, hi, ownUnit: scope.unitId ?? -1, seesPrivate: scope.seesPrivateSiteCameras ? 1 : 0 }
+}
+
+/** Splits free text into FTS5 trigram phrases (≥ 3 characters) and LIKE patterns (shorter). */
+function textConditions(q: string, params: Record<string, unknown>): string[] {
+  const terms = q.split(/\s+/).filter(Boolean).slice(0, 8)
+  const conditions: string[] = []
+  terms.forEach((term, i) => {
+    if ([...term].length >= 3) {
+      // A quoted phrase: FTS operators and SQL in the user's text are just characters.
+      params[`fts${i}`] = `"${term.replace(/"/g, '""')}"`
+      conditions.push(`c.id IN (SELECT rowid FROM cameras_fts WHERE cameras_fts MATCH @fts${i})`)
+    } else {
+      params[`like${i}`] = `%${term.replace(/[\\%_]/g, (m) => '\\' + m)}%`
+      conditions.push(`(c.name LIKE @like${i} ESCAPE '\\' OR c.serial LIKE @like${i} ESCAPE '\\' OR c.address LIKE @like${i} ESCAPE '\\' OR c.tags LIKE @like${i} ESCAPE '\\')`)
+    }
+  })
+  return conditions
+}
+
+export class CameraStore {
+  readonly #db: Db
+  readonly #getScoped
+  readonly #getUnscoped
+  readonly #insert
+  readonly #update
+  readonly #bySerial
+  readonly #byOnvif
+  readonly #countInUnit
+  constructor(db: Db) {
+    this.#db = db
+    this.#getScoped = db.prepare(`${SELECT} WHERE c.id = @id AND ${VISIBLE}`)
+    this.#getUnscoped = db.prepare(`${SELECT} WHERE c.id = ?`)
+    const cols = WRITABLE_COLUMNS
+    this.#insert = db.prepare(
+      `INSERT INTO cameras (${cols.join(', ')}, created_at, updated_at) VALUES (${cols.map((c) => '@' + c).join(', ')}, @now, @now)`,
+    )
+    this.#update = db.prepare(`UPDATE cameras SET ${cols.map((c) => `${c} = @${c}`).join(', ')}, updated_at = @now WHERE id = @id`)
+    this.#bySerial = db.prepare(`${SELECT} WHERE c.serial = ?`)
+    this.#byOnvif = db.prepare(`${SELECT} WHERE c.onvif_url = ? LIMIT 2`)
+    this.#countInUnit = db.prepare('SELECT count(*) AS n FROM cameras WHERE unit_id = ?')
+  }
+
+  get(scope: Scope, id: number): CameraRow | undefined {
+    return this.#getScoped.get({ id, ...scopeParams(scope) }) as CameraRow | undefined
+  }
+
+  getUnscoped(id: number): CameraRow | undefined {
+    return this.#getUnscoped.get(id) as CameraRow | undefined
+  }
+
+  /** Import and discovery match on these regardless of the caller's scope, to refuse duplicates. */
+  bySerialUnscoped(serial: string): CameraRow | undefined {
+    return this.#bySerial.get(serial) as CameraRow | undefined
+  }
+
+  byOnvifUrlUnscoped(url: string): CameraRow[] {
+    return this.#byOnvif.all(url) as CameraRow[]
+  }
+
+  list(scope: Scope, filter: CameraFilter & { underPath?: string }, afterId: number | undefined, limit: number): CameraRow[] {
+    const params: Record<string, unknown> = { ...scopeParams(scope), limit }
+    const where = [VISIBLE]
+    if (filter.underPath) {
+      const r = subtreeRange(filter.underPath)
+      where.push('u.path >= @ulo AND u.path < @uhi')
+      params.ulo = r.lo
+      params.uhi = r.hi
+    }
+    if (afterId !== undefined) {
+      where.push('c.id > @afterId')
+      params.afterId = afterId
+    }
+    if (filter.class !== undefined) (where.push('c.class = @class'), (params.class = filter.class))
+    if (filter.kind !== undefined) (where.push('c.kind = @kind'), (params.kind = filter.kind))
+    if (filter.status !== undefined) (where.push('c.status = @status'), (params.status = filter.status))
+    if (filter.enabled !== undefined) (where.push('c.enabled = @enabled'), (params.enabled = filter.enabled ? 1 : 0))
+    if (filter.tag !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = @tag)')
+      params.tag = filter.tag
+    }
+    if (filter.q) where.push(...textConditions(filter.q, params))
+    return this.#db.prepare(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY c.id LIMIT @limit`).all(params) as CameraRow[]
+  }
+
+  /** Streams every visible camera, for CSV export, without holding them all in memory. */
+  iterate(scope: Scope, underPath?: string): IterableIterator<CameraRow> {
+    const params: Record<string, unknown> = scopeParams(scope)
+    let extra = ''
+    if (underPath) {
+      const r = subtreeRange(underPath)
+      extra = ' AND u.path >= @ulo AND u.path < @uhi'
+      params.ulo = r.lo
+      params.uhi = r.hi
+    }
+    return this.#db.prepare(`${SELECT} WHERE ${VISIBLE}${extra} ORDER BY c.id`).iterate(params) as IterableIterator<CameraRow>
+  }
+
+  insert(cols: CameraColumns): number {
+    return Number(this.#insert.run({ ...cols, now: nowIso() }).lastInsertRowid)
+  }
+
+  update(id: number, cols: CameraColumns): void {
+    this.#update.run({ ...cols, id, now: nowIso() })
+  }
+
+  delete(id: number): void {
+    this.#db.prepare('DELETE FROM cameras WHERE id = ?').run(id)
+  }
+
+  setStatus(id: number, status: CameraStatus, reasons: string[], at: string): void {
+    this.#db.prepare('UPDATE cameras SET status = ?, status_reasons = ?, status_changed_at = ? WHERE id = ?').run(status, JSON.stringify(reasons), at, id)
+  }
+
+  countInUnit(unitId: number): number {
+    return (this.#countInUnit.get(unitId) as { n: number }).n
+  }
+}
+
+/** The flat columns of an existing row, as the starting point of an update. */
+export function columnsOf(row: CameraRow): CameraColumns {
+  const out = {} as Record<string, unknown>
+  for (const c of WRITABLE_COLUMNS) out[c] = row[c]
+  return out as unknown as CameraColumns
+}

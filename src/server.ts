@@ -1,0 +1,52 @@
+import { buildGateway } from './app.js'
+import { loadConfig } from './core/config.js'
+import { ConfigError } from './core/errors.js'
+import { DEMO_PASSWORD } from './features/demo/index.js'
+
+/** Process entry: load config, build the gateway, listen, and close everything on a signal. */
+async function main(): Promise<void> {
+  let config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sharp-eyes-gateway: ${err.message}\n`)
+      process.exit(78) // EX_CONFIG
+    }
+    throw err
+  }
+  const gateway = await buildGateway(config)
+  const { app } = gateway
+  if (gateway.firstAdmin?.password) {
+    // Printed once, to the terminal only (not the log), because it is a secret.
+    process.stdout.write(`\n  First run: created user "${gateway.firstAdmin.username}" with password: ${gateway.firstAdmin.password}\n  Change it after signing in.\n\n`)
+  }
+  if (gateway.demo) {
+    process.stdout.write(`  Demo data: ${gateway.demo.units} units, ${gateway.demo.cameras} cameras; users ${gateway.demo.users.join(', ')} (password ${DEMO_PASSWORD})\n\n`)
+  }
+
+  let closing = false
+  const shutdown = async (signal: string) => {
+    if (closing) return
+    closing = true
+    app.log.info({ signal }, 'shutting down')
+    const force = setTimeout(() => {
+      app.log.error('shutdown took longer than 15 s; exiting')
+      process.exit(1)
+    }, 15_000)
+    force.unref()
+    await gateway.close()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+
+  const address = await app.listen({ host: config.http.host, port: config.http.port })
+  app.log.info(`Sharp Eyes Gateway listening on ${address} (API docs at /docs)`)
+  if (process.stdout.isTTY) process.stdout.write(`  Open http://localhost:${config.http.port}/ — API docs at /docs\n`)
+}
+
+main().catch((err) => {
+  process.stderr.write(`sharp-eyes-gateway: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`)
+  process.exit(1)
+})
