@@ -100,6 +100,13 @@ export function toCamera(r: CameraRow): Camera {
 }
 
 const SELECT = 'SELECT c.*, u.path AS unit_path, u.tier AS unit_tier FROM cameras c JOIN units u ON u.id = c.unit_id'
+/**
+ * Same rows, but CROSS JOIN makes SQLite walk cameras in id order and stop at the page limit.
+ * Right when the caller sees most of the tree (a street); for a small subtree (a community, a
+ * site) walking its units' cameras through cameras_unit and sorting them is faster.
+ */
+const SELECT_ID_ORDER = 'SELECT c.*, u.path AS unit_path, u.tier AS unit_tier FROM cameras c CROSS JOIN units u ON u.id = c.unit_id'
+const WIDE_SCOPE_SHARE = 0.2
 
 /**
  * The visibility rule, in SQL: cameras of units in the caller's subtree, except that a site's
@@ -114,21 +121,24 @@ function scopeParams(scope: Scope): Record<string, unknown> {
   return { lo, hi, ownUnit: scope.unitId ?? -1, seesPrivate: scope.seesPrivateSiteCameras ? 1 : 0 }
 }
 
-/** Splits free text into FTS5 trigram phrases (≥ 3 characters) and LIKE patterns (shorter). */
-function textConditions(q: string, params: Record<string, unknown>): string[] {
+/**
+ * Splits free text into one FTS5 trigram query (terms of ≥ 3 characters, all required) and LIKE
+ * conditions for shorter terms, which trigrams cannot match.
+ */
+function textSearch(q: string, params: Record<string, unknown>): { match: string | null; likes: string[] } {
   const terms = q.split(/\s+/).filter(Boolean).slice(0, 8)
-  const conditions: string[] = []
+  const phrases: string[] = []
+  const likes: string[] = []
   terms.forEach((term, i) => {
     if ([...term].length >= 3) {
-      // A quoted phrase: FTS operators and SQL in the user's text are just characters.
-      params[`fts${i}`] = `"${term.replace(/"/g, '""')}"`
-      conditions.push(`c.id IN (SELECT rowid FROM cameras_fts WHERE cameras_fts MATCH @fts${i})`)
+      // Quoted phrases: FTS operators and SQL in the user's text are just characters.
+      phrases.push(`"${term.replace(/"/g, '""')}"`)
     } else {
       params[`like${i}`] = `%${term.replace(/[\\%_]/g, (m) => '\\' + m)}%`
-      conditions.push(`(c.name LIKE @like${i} ESCAPE '\\' OR c.serial LIKE @like${i} ESCAPE '\\' OR c.address LIKE @like${i} ESCAPE '\\' OR c.tags LIKE @like${i} ESCAPE '\\')`)
+      likes.push(`(c.name LIKE @like${i} ESCAPE '\\' OR c.serial LIKE @like${i} ESCAPE '\\' OR c.address LIKE @like${i} ESCAPE '\\' OR c.tags LIKE @like${i} ESCAPE '\\')`)
     }
   })
-  return conditions
+  return { match: phrases.length ? phrases.join(' ') : null, likes }
 }
 
 export class CameraStore {
@@ -140,8 +150,12 @@ export class CameraStore {
   readonly #bySerial
   readonly #byOnvif
   readonly #countInUnit
+  readonly #unitsInRange
+  readonly #unitsTotal
   constructor(db: Db) {
     this.#db = db
+    this.#unitsInRange = db.prepare('SELECT count(*) AS n FROM units WHERE path >= ? AND path < ?').pluck()
+    this.#unitsTotal = db.prepare('SELECT count(*) AS n FROM units').pluck()
     this.#getScoped = db.prepare(`${SELECT} WHERE c.id = @id AND ${VISIBLE}`)
     this.#getUnscoped = db.prepare(`${SELECT} WHERE c.id = ?`)
     const cols = WRITABLE_COLUMNS
@@ -192,8 +206,19 @@ export class CameraStore {
       where.push('EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = @tag)')
       params.tag = filter.tag
     }
-    if (filter.q) where.push(...textConditions(filter.q, params))
-    return this.#db.prepare(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY c.id LIMIT @limit`).all(params) as CameraRow[]
+    const text = filter.q ? textSearch(filter.q, params) : { match: null, likes: [] }
+    where.push(...text.likes)
+    if (text.match !== null) {
+      // The FTS index drives: it yields matches in rowid order, so the page stops at the limit.
+      params.match = text.match
+      const from = 'SELECT c.*, u.path AS unit_path, u.tier AS unit_tier FROM cameras_fts f CROSS JOIN cameras c ON c.id = f.rowid CROSS JOIN units u ON u.id = c.unit_id'
+      const conditions = ['cameras_fts MATCH @match', ...where.map((w) => w.replace('c.id > @afterId', 'f.rowid > @afterId'))]
+      return this.#db.prepare(`${from} WHERE ${conditions.join(' AND ')} ORDER BY f.rowid LIMIT @limit`).all(params) as CameraRow[]
+    }
+    const range = subtreeRange(filter.underPath ?? scope.unitPath)
+    const share = (this.#unitsInRange.get(range.lo, range.hi) as number) / Math.max(1, this.#unitsTotal.get() as number)
+    const select = share >= WIDE_SCOPE_SHARE ? SELECT_ID_ORDER : SELECT
+    return this.#db.prepare(`${select} WHERE ${where.join(' AND ')} ORDER BY c.id LIMIT @limit`).all(params) as CameraRow[]
   }
 
   /** Streams every visible camera, for CSV export, without holding them all in memory. */
