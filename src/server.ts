@@ -1,10 +1,12 @@
+import { realpathSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
 import { buildGateway } from './app.js'
 import { loadConfig } from './core/config.js'
 import { ConfigError } from './core/errors.js'
 import { DEMO_PASSWORD } from './features/demo/index.js'
 
 /** Process entry: load config, build the gateway, listen, and close everything on a signal. */
-async function main(): Promise<void> {
+export async function runServer(): Promise<void> {
   let config
   try {
     config = loadConfig()
@@ -46,7 +48,10 @@ async function main(): Promise<void> {
   if (process.stdout.isTTY) process.stdout.write(`  Open http://localhost:${config.http.port}/ — API docs at /docs\n`)
 }
 
-main().catch((err) => {
+export function exitOnStartupFailure(err: unknown): never {
   process.stderr.write(`sharp-eyes-gateway: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`)
   process.exit(1)
-})
+}
+
+const entry = process.argv[1] ? pathToFileURL(realpathSync(process.argv[1])).href : ''
+if (import.meta.url === entry) runServer().catch(exitOnStartupFailure)

@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+import { join } from 'node:path'
+import { loadConfig } from './core/config.js'
+import { openDatabase } from './core/db.js'
+import { ConfigError } from './core/errors.js'
+
+/**
+ * sharp-eyes-gateway <command>
+ *   serve            run the gateway (default)
+ *   check-config     load and validate the configuration, print it (no secrets), exit 0/78
+ *   audit-verify     verify the audit hash chain of the local database, exit 0 when intact
+ */
+const USAGE = `usage: sharp-eyes-gateway [serve | check-config | audit-verify | help]`
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'serve'] = argv
+  switch (command) {
+    case 'serve': {
+      const { runServer, exitOnStartupFailure } = await import('./server.js')
+      await runServer().catch(exitOnStartupFailure)
+      return -1 // keeps running
+    }
+    case 'check-config': {
+      const config = loadConfig()
+      process.stdout.write(JSON.stringify(config, null, 2) + '\n')
+      return 0
+    }
+    case 'audit-verify': {
+      const config = loadConfig()
+      const db = openDatabase(join(config.dataDir, 'gateway.db'))
+      try {
+        const { AuditLog } = await import('./features/audit/index.js')
+        const { EventBus } = await import('./core/events.js')
+        const verdict = new AuditLog(db, new EventBus()).verify()
+        process.stdout.write(JSON.stringify(verdict, null, 2) + '\n')
+        return verdict.ok ? 0 : 1
+      } finally {
+        db.close()
+      }
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE + '\n')
+      return 0
+    default:
+      process.stderr.write(`unknown command ${command}\n${USAGE}\n`)
+      return 64
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code)
+  },
+  (err) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sharp-eyes-gateway: ${err.message}\n`)
+      process.exit(78)
+    }
+    process.stderr.write(`sharp-eyes-gateway: ${err instanceof Error ? err.stack : String(err)}\n`)
+    process.exit(1)
+  },
+)
