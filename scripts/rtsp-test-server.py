@@ -1,0 +1,281 @@
+#!/usr/bin/python3
+"""Live RTSP test source for the gateway's tests and demos (GStreamer gst-rtsp-server).
+
+Run with the Debian interpreter (/usr/bin/python3): it needs the gi bindings.
+
+Serves a live videotestsrc with a running clock (clockoverlay + timeoverlay), encoded by x264enc
+(or x265enc with --h265) with zero-latency settings, from one shared pipeline per mount.
+
+Stdout is a machine-readable protocol, one flushed line per event, so a test can wait for
+readiness and count upstream sessions:
+    READY port=<n>
+    MEDIA_CONFIGURED mount=<path>            a (shared) pipeline was built
+    CLIENT_CONNECTED client=<id> ip=<addr>
+    REQUEST client=<id> method=<METHOD> uri=<path>
+    SESSION_SETUP client=<id> session=<sid>
+    SESSION_REMOVED session=<sid>
+    CLIENT_CLOSED client=<id>
+    STOPPED
+Errors go to stderr. SIGTERM/SIGINT (or EOF on stdin with --exit-on-stdin-eof) exit with status 0.
+
+Mounts: --mount PATH[:key=value,...] may be repeated; keys override the global encoding options
+for that mount: width, height, fps, bitrate, gop, slices, config_interval, codec (h264|h265).
+Example: --mount /main --mount /sub:width=320,height=240,fps=10
+"""
+
+import argparse
+import signal
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+
+def emit(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def fail(message):
+    sys.stderr.write("rtsp-test-server: " + message + "\n")
+    sys.stderr.flush()
+    sys.exit(2)
+
+
+MOUNT_KEYS = {
+    "width": int,
+    "height": int,
+    "fps": int,
+    "bitrate": int,
+    "gop": int,
+    "slices": int,
+    "config_interval": int,
+    "codec": str,
+}
+
+
+def parse_mount(spec, defaults):
+    path, _, rest = spec.partition(":")
+    if not path.startswith("/"):
+        fail("mount path must start with '/': " + spec)
+    conf = dict(defaults)
+    if rest:
+        for item in rest.split(","):
+            key, sep, value = item.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or key not in MOUNT_KEYS:
+                fail("bad mount option %r in %r" % (item, spec))
+            conf[key] = MOUNT_KEYS[key](value.strip())
+    if conf["codec"] not in ("h264", "h265"):
+        fail("codec must be h264 or h265")
+    return path, conf
+
+
+def has_element(name):
+    return Gst.ElementFactory.find(name) is not None
+
+
+def build_launch(conf):
+    caps = "video/x-raw,width=%d,height=%d,framerate=%d/1" % (conf["width"], conf["height"], conf["fps"])
+    parts = ["videotestsrc is-live=true pattern=smpte", caps]
+    # The pango overlays live in gstreamer1.0-x; without them the stream still works, just no clock.
+    if has_element("clockoverlay") and has_element("timeoverlay"):
+        parts.append("clockoverlay time-format=\"%H:%M:%S\" halignment=right valignment=top font-desc=\"Sans 24\"")
+        parts.append("timeoverlay halignment=left valignment=bottom font-desc=\"Sans 24\"")
+    else:
+        sys.stderr.write("rtsp-test-server: clockoverlay missing (install gstreamer1.0-x), no clock drawn\n")
+    # 4:2:0 explicitly: x265enc accepts 4:4:4 too and negotiation would pick it (Main 4:4:4 / RExt),
+    # which neither browsers nor cameras use.
+    parts.append("videoconvert")
+    parts.append("video/x-raw,format=I420")
+    slices = conf["slices"]
+    if conf["codec"] == "h264":
+        # tune=zerolatency turns on x264's sliced threads, where the slice count is forced to the
+        # thread count (so it would vary with the machine's cores, and slices=N alone is ignored).
+        # threads=N pins it: threads=1 gives exactly one slice per frame, threads=N gives N.
+        enc = (
+            "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d bitrate=%d"
+            % (conf["gop"], conf["bitrate"])
+        )
+        x264_opts = []
+        enc += " threads=%d" % max(1, slices)
+        if slices > 1:
+            x264_opts.append("slices=%d" % slices)
+        if conf["config_interval"] == 0:
+            # x264 repeats SPS/PPS inside every IDR access unit even in avc format; "only in
+            # the SDP" needs them gone from the stream (they stay in codec_data for the SDP).
+            x264_opts.append("repeat-headers=0")
+        if x264_opts:
+            enc += " option-string=\"%s\"" % ":".join(x264_opts)
+        parts.append(enc)
+        # stream-format=avc keeps SPS/PPS out of the access units (they travel in codec_data), so
+        # with config-interval=0 the payloader sends them only in the SDP sprop-parameter-sets, as
+        # some cameras do. byte-stream would carry them in-band before every IDR whatever the payloader does.
+        parts.append("video/x-h264,profile=constrained-baseline,stream-format=avc,alignment=au")
+        parts.append("rtph264pay name=pay0 pt=96 config-interval=%d" % conf["config_interval"])
+    else:
+        if not has_element("x265enc") or not has_element("rtph265pay"):
+            fail("H.265 requested but x265enc/rtph265pay are not installed")
+        opts = "repeat-headers=0"
+        if slices > 1:
+            opts += ":slices=%d" % slices
+        parts.append(
+            "x265enc tune=zerolatency speed-preset=ultrafast key-int-max=%d bitrate=%d option-string=\"%s\""
+            % (conf["gop"], conf["bitrate"], opts)
+        )
+        # x265enc only emits byte-stream; h265parse moves VPS/SPS/PPS into hvc1 codec_data so the
+        # payloader controls their repetition as for H.264.
+        parts.append("h265parse")
+        parts.append("video/x-h265,stream-format=hvc1,alignment=au")
+        parts.append("rtph265pay name=pay0 pt=96 config-interval=%d" % conf["config_interval"])
+    return "( " + " ! ".join(parts) + " )"
+
+
+class Server:
+    def __init__(self, args):
+        self.args = args
+        self.loop = GLib.MainLoop()
+        # Installed first so a stop request during start-up is not lost to the default action.
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGTERM, self.stop)
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGINT, self.stop)
+        self.server = GstRtspServer.RTSPServer()
+        self.server.set_address(args.address)
+        self.server.set_service(str(args.port))
+        self.next_client_id = 0
+        self.session_ids = {}
+
+        defaults = {
+            "width": args.width,
+            "height": args.height,
+            "fps": args.fps,
+            "bitrate": args.bitrate,
+            "gop": args.gop,
+            "slices": args.slices,
+            "config_interval": args.config_interval,
+            "codec": "h265" if args.h265 else "h264",
+        }
+        mounts = self.server.get_mount_points()
+        specs = args.mount or ["/test"]
+        for spec in specs:
+            path, conf = parse_mount(spec, defaults)
+            factory = GstRtspServer.RTSPMediaFactory()
+            factory.set_launch(build_launch(conf))
+            factory.set_shared(True)
+            factory.connect("media-configure", self.on_media_configure, path)
+            if args.user is not None:
+                factory.set_permissions(self.permissions())
+            mounts.add_factory(path, factory)
+
+        if args.user is not None:
+            self.server.set_auth(self.make_auth())
+
+        self.server.connect("client-connected", self.on_client_connected)
+        pool = self.server.get_session_pool()
+        pool.connect("session-removed", self.on_session_removed)
+        # gst-rtsp-server only expires sessions when someone runs the pool cleanup.
+        GLib.timeout_add_seconds(1, self.cleanup_sessions)
+
+    def permissions(self):
+        perms = GstRtspServer.RTSPPermissions()
+        perms.add_permission_for_role("user", "media.factory.access", True)
+        perms.add_permission_for_role("user", "media.factory.construct", True)
+        return perms
+
+    def make_auth(self):
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string("media.factory.role", "user")
+        if self.args.auth == "digest":
+            auth.add_digest(self.args.user, self.args.password, token)
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+        else:
+            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(self.args.user, self.args.password), token)
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+        return auth
+
+    def cleanup_sessions(self):
+        self.server.get_session_pool().cleanup()
+        return True
+
+    def on_media_configure(self, _factory, _media, path):
+        emit("MEDIA_CONFIGURED mount=%s" % path)
+
+    def on_client_connected(self, _server, client):
+        self.next_client_id += 1
+        cid = self.next_client_id
+        conn = client.get_connection()
+        ip = conn.get_ip() if conn is not None else "?"
+        emit("CLIENT_CONNECTED client=%d ip=%s" % (cid, ip))
+        client.connect("closed", lambda _c: emit("CLIENT_CLOSED client=%d" % cid))
+        client.connect("new-session", self.on_new_session, cid)
+        for method in ("options", "describe", "setup", "play", "pause", "teardown", "get-parameter", "set-parameter"):
+            client.connect(method + "-request", self.on_request, cid, method.replace("-", "_").upper())
+
+    def on_request(self, _client, ctx, cid, method):
+        uri = ctx.uri.abspath if ctx.uri is not None else "*"
+        emit("REQUEST client=%d method=%s uri=%s" % (cid, method, uri))
+
+    def on_new_session(self, _client, session, cid):
+        if self.args.session_timeout > 0:
+            session.set_timeout(self.args.session_timeout)
+        sid = session.get_sessionid()
+        emit("SESSION_SETUP client=%d session=%s" % (cid, sid))
+
+    def on_session_removed(self, _pool, session):
+        emit("SESSION_REMOVED session=%s" % session.get_sessionid())
+
+    def stop(self, *_args):
+        self.loop.quit()
+        return GLib.SOURCE_REMOVE
+
+    def on_stdin(self, _fd, _cond):
+        # The parent (a test) died without stopping us: its end of our stdin pipe closed.
+        self.loop.quit()
+        return GLib.SOURCE_REMOVE
+
+    def run(self):
+        source_id = self.server.attach(None)
+        if source_id == 0:
+            fail("cannot listen on %s:%s" % (self.args.address, self.args.port))
+        if self.args.exit_on_stdin_eof:
+            GLib.io_add_watch(sys.stdin.fileno(), GLib.PRIORITY_DEFAULT, GLib.IO_IN | GLib.IO_HUP | GLib.IO_ERR, self.on_stdin)
+        emit("READY port=%d" % self.server.get_bound_port())
+        self.loop.run()
+        emit("STOPPED")
+
+
+def main():
+    p = argparse.ArgumentParser(description="GStreamer RTSP test-pattern server")
+    p.add_argument("--address", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8554, help="0 picks a free port (see READY line)")
+    p.add_argument("--mount", action="append", help="PATH[:key=value,...], repeatable (default /test)")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--fps", type=int, default=25)
+    p.add_argument("--bitrate", type=int, default=1024, help="kbit/s")
+    p.add_argument("--gop", type=int, default=25, help="key-int-max, frames between IDRs")
+    p.add_argument("--slices", type=int, default=1, help="slices per frame (x264 option-string slices=N)")
+    p.add_argument(
+        "--config-interval",
+        type=int,
+        default=-1,
+        help="rtph264pay config-interval: -1 SPS/PPS before every IDR, 0 only in the SDP",
+    )
+    p.add_argument("--h265", action="store_true", help="x265enc + rtph265pay instead of H.264")
+    p.add_argument("--user")
+    p.add_argument("--password", default="")
+    p.add_argument("--auth", choices=("basic", "digest"), default="basic")
+    p.add_argument("--session-timeout", type=int, default=0, help="RTSP session timeout in seconds (0: server default 60)")
+    p.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when stdin closes (parent died)")
+    args = p.parse_args()
+
+    Gst.init(None)
+    Server(args).run()
+
+
+if __name__ == "__main__":
+    main()

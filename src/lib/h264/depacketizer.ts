@@ -1,0 +1,207 @@
+import type { RtpPacket } from '../rtp/packet.js'
+import { seqDiff } from '../rtp/sequence.js'
+import type { AccessUnit } from './access-unit.js'
+import { H264NalType, isH264Keyframe } from './nal.js'
+
+export interface DepacketizerStats {
+  packets: number
+  /** Packets missing from the sequence-number series. */
+  lostPackets: number
+  /** Duplicate or late (out-of-order) packets, ignored. */
+  latePackets: number
+  /** Packets of payload formats we do not handle (STAP-B, MTAP, FU-B). */
+  unsupportedPackets: number
+  frames: number
+  /** Frames dropped because they were incomplete or followed a loss before the next keyframe. */
+  droppedFrames: number
+}
+
+export interface DepacketizerOptions {
+  /**
+   * Drop everything until the first keyframe, and after any loss until the next one: a decoder
+   * fed a P-frame whose reference is missing shows smeared garbage until the next IDR anyway.
+   * Default true.
+   */
+  waitForKeyframe?: boolean
+}
+
+/** Result of decoding one RTP payload: NAL units completed by it, or a reason to discard. */
+export type PayloadResult = { nalus: Buffer[] } | { broken: true } | { unsupported: true }
+
+interface Pending {
+  timestamp: number
+  nalus: Buffer[]
+  broken: boolean
+}
+
+/**
+ * Codec-independent part of RTP video depacketization: sequence tracking, loss handling and
+ * access-unit boundaries (marker bit, or timestamp change for senders whose marker packet got lost).
+ */
+export abstract class VideoDepacketizer {
+  readonly stats: DepacketizerStats = {
+    packets: 0,
+    lostPackets: 0,
+    latePackets: 0,
+    unsupportedPackets: 0,
+    frames: 0,
+    droppedFrames: 0,
+  }
+  readonly #waitForKeyframe: boolean
+  #lastSeq: number | undefined
+  #pending: Pending | undefined
+  #waiting: boolean
+
+  constructor(opts: DepacketizerOptions = {}) {
+    this.#waitForKeyframe = opts.waitForKeyframe ?? true
+    this.#waiting = this.#waitForKeyframe
+  }
+
+  protected abstract decodePayload(payload: Buffer): PayloadResult
+  /** Called when a packet is lost so a fragmented NAL in progress is abandoned. */
+  protected abstract resetFragment(): void
+  protected abstract fragmentInProgress(): boolean
+  protected abstract isKeyframe(nalus: readonly Buffer[]): boolean
+
+  /** Feeds one RTP packet; returns the access units it completed (usually zero or one). */
+  push(packet: RtpPacket): AccessUnit[] {
+    this.stats.packets++
+    const out: AccessUnit[] = []
+    if (this.#lastSeq !== undefined) {
+      const d = seqDiff(this.#lastSeq, packet.sequenceNumber)
+      if (d <= 0) {
+        this.stats.latePackets++
+        return out
+      }
+      if (d > 1) {
+        this.stats.lostPackets += d - 1
+        this.#onLoss()
+      }
+    }
+    this.#lastSeq = packet.sequenceNumber
+
+    if (this.#pending && this.#pending.timestamp !== packet.timestamp) {
+      // The previous frame's marker packet never came (lost, or a sender that does not set it).
+      if (this.fragmentInProgress()) {
+        this.#pending.broken = true
+        this.resetFragment()
+      }
+      this.#finish(out)
+    }
+    const pending = (this.#pending ??= { timestamp: packet.timestamp, nalus: [], broken: false })
+    if (packet.payload.length === 0) {
+      pending.broken = true
+    } else {
+      const res = this.decodePayload(packet.payload)
+      if ('nalus' in res) pending.nalus.push(...res.nalus)
+      else if ('broken' in res) pending.broken = true
+      else this.stats.unsupportedPackets++
+    }
+    if (packet.marker) {
+      if (this.fragmentInProgress()) {
+        pending.broken = true
+        this.resetFragment()
+      }
+      this.#finish(out)
+    }
+    return out
+  }
+
+  /** Forgets all state, e.g. after the source restarted with a new SSRC. */
+  reset(): void {
+    this.#lastSeq = undefined
+    this.#pending = undefined
+    this.resetFragment()
+    this.#waiting = this.#waitForKeyframe
+  }
+
+  #onLoss(): void {
+    this.resetFragment()
+    if (this.#pending) this.#pending.broken = true
+    if (this.#waitForKeyframe) this.#waiting = true
+  }
+
+  #finish(out: AccessUnit[]): void {
+    const p = this.#pending
+    this.#pending = undefined
+    if (!p) return
+    if (p.broken || p.nalus.length === 0) {
+      if (p.nalus.length > 0 || p.broken) this.stats.droppedFrames++
+      if (this.#waitForKeyframe) this.#waiting = true
+      return
+    }
+    const keyframe = this.isKeyframe(p.nalus)
+    if (this.#waiting && !keyframe) {
+      this.stats.droppedFrames++
+      return
+    }
+    this.#waiting = false
+    this.stats.frames++
+    out.push({ nalus: p.nalus, timestamp: p.timestamp, keyframe })
+  }
+}
+
+/** RFC 6184 depacketizer: single NAL unit, STAP-A and FU-A packets (packetization-mode 0 and 1). */
+export class H264Depacketizer extends VideoDepacketizer {
+  #fragments: Buffer[] | undefined
+
+  protected decodePayload(payload: Buffer): PayloadResult {
+    const type = payload[0]! & 0x1f
+    if (type >= 1 && type <= 23) {
+      if (this.#fragments) return this.#abandonFragment()
+      // Copied so an access unit held in a GOP cache does not pin the whole socket chunk.
+      return { nalus: [Buffer.from(payload)] }
+    }
+    if (type === H264NalType.STAP_A) {
+      if (this.#fragments) return this.#abandonFragment()
+      const nalus: Buffer[] = []
+      let o = 1
+      while (o + 2 <= payload.length) {
+        const size = payload.readUInt16BE(o)
+        o += 2
+        if (size === 0 || o + size > payload.length) return { broken: true }
+        nalus.push(Buffer.from(payload.subarray(o, o + size)))
+        o += size
+      }
+      return { nalus }
+    }
+    if (type === H264NalType.FU_A) {
+      if (payload.length < 3) return { broken: true }
+      const fuHeader = payload[1]!
+      const start = (fuHeader & 0x80) !== 0
+      const end = (fuHeader & 0x40) !== 0
+      if (start) {
+        if (this.#fragments) return this.#abandonFragment()
+        const header = Buffer.of((payload[0]! & 0xe0) | (fuHeader & 0x1f))
+        this.#fragments = [header, payload.subarray(2)]
+      } else {
+        if (!this.#fragments) return { broken: true }
+        this.#fragments.push(payload.subarray(2))
+      }
+      if (end) {
+        const nal = Buffer.concat(this.#fragments)
+        this.#fragments = undefined
+        return { nalus: [nal] }
+      }
+      return { nalus: [] }
+    }
+    return { unsupported: true }
+  }
+
+  #abandonFragment(): PayloadResult {
+    this.#fragments = undefined
+    return { broken: true }
+  }
+
+  protected resetFragment(): void {
+    this.#fragments = undefined
+  }
+
+  protected fragmentInProgress(): boolean {
+    return this.#fragments !== undefined
+  }
+
+  protected isKeyframe(nalus: readonly Buffer[]): boolean {
+    return isH264Keyframe(nalus)
+  }
+}

@@ -1,0 +1,161 @@
+import { VideoDepacketizer, type PayloadResult } from '../h264/depacketizer.js'
+import { VideoRtpPacketizer, type VideoRtpPacketizerOptions } from '../h264/packetizer.js'
+import { H265NalType, h265NalType, isH265Keyframe } from './nal.js'
+
+/**
+ * RFC 7798 depacketizer: single NAL unit packets, aggregation packets (AP) and fragmentation
+ * units (FU). Assumes sprop-max-don-diff = 0 (no DONL fields), as every camera we know sends.
+ */
+export class H265Depacketizer extends VideoDepacketizer {
+  #fragments: Buffer[] | undefined
+
+  protected decodePayload(payload: Buffer): PayloadResult {
+    if (payload.length < 3) return { broken: true }
+    const type = (payload[0]! >> 1) & 0x3f
+    if (type < H265NalType.AP) {
+      if (this.#fragments) return this.#abandon()
+      return { nalus: [Buffer.from(payload)] }
+    }
+    if (type === H265NalType.AP) {
+      if (this.#fragments) return this.#abandon()
+      const nalus: Buffer[] = []
+      let o = 2
+      while (o + 2 <= payload.length) {
+        const size = payload.readUInt16BE(o)
+        o += 2
+        if (size < 2 || o + size > payload.length) return { broken: true }
+        nalus.push(Buffer.from(payload.subarray(o, o + size)))
+        o += size
+      }
+      return { nalus }
+    }
+    if (type === H265NalType.FU) {
+      const fu = payload[2]!
+      const start = (fu & 0x80) !== 0
+      const end = (fu & 0x40) !== 0
+      if (start) {
+        if (this.#fragments) return this.#abandon()
+        const header = Buffer.of((payload[0]! & 0x81) | ((fu & 0x3f) << 1), payload[1]!)
+        this.#fragments = [header, payload.subarray(3)]
+      } else {
+        if (!this.#fragments) return { broken: true }
+        this.#fragments.push(payload.subarray(3))
+      }
+      if (end) {
+        const nal = Buffer.concat(this.#fragments)
+        this.#fragments = undefined
+        return { nalus: [nal] }
+      }
+      return { nalus: [] }
+    }
+    return { unsupported: true }
+  }
+
+  #abandon(): PayloadResult {
+    this.#fragments = undefined
+    return { broken: true }
+  }
+
+  protected resetFragment(): void {
+    this.#fragments = undefined
+  }
+
+  protected fragmentInProgress(): boolean {
+    return this.#fragments !== undefined
+  }
+
+  protected isKeyframe(nalus: readonly Buffer[]): boolean {
+    return isH265Keyframe(nalus)
+  }
+}
+
+function layerId(nal: Buffer): number {
+  return ((nal[0]! & 1) << 5) | (nal[1]! >> 3)
+}
+
+function buildAp(nalus: readonly Buffer[]): Buffer {
+  let size = 2
+  let f = 0
+  let lid = 63
+  let tid = 7
+  for (const n of nalus) {
+    size += 2 + n.length
+    f |= n[0]! & 0x80
+    lid = Math.min(lid, layerId(n))
+    tid = Math.min(tid, n[1]! & 7)
+  }
+  const out = Buffer.allocUnsafe(size)
+  // F is the OR, LayerId and TID the lowest of the aggregated units (RFC 7798 §4.4.2).
+  out[0] = f | (H265NalType.AP << 1) | (lid >> 5)
+  out[1] = ((lid & 0x1f) << 3) | tid
+  let o = 2
+  for (const n of nalus) {
+    out.writeUInt16BE(n.length, o)
+    n.copy(out, o + 2)
+    o += 2 + n.length
+  }
+  return out
+}
+
+function fragment(nal: Buffer, maxPayloadSize: number): Buffer[] {
+  const h0 = (nal[0]! & 0x81) | (H265NalType.FU << 1)
+  const h1 = nal[1]!
+  const type = h265NalType(nal)
+  const chunk = maxPayloadSize - 3
+  const out: Buffer[] = []
+  for (let o = 2; o < nal.length; o += chunk) {
+    const end = Math.min(o + chunk, nal.length)
+    const buf = Buffer.allocUnsafe(3 + end - o)
+    buf[0] = h0
+    buf[1] = h1
+    buf[2] = (o === 2 ? 0x80 : 0) | (end === nal.length ? 0x40 : 0) | type
+    nal.copy(buf, 3, o, end)
+    out.push(buf)
+  }
+  return out
+}
+
+/** RFC 7798 payloads of at most maxPayloadSize: AP for runs of small NALs, FU for large ones. */
+export function packetizeH265(nalus: readonly Buffer[], maxPayloadSize: number): Buffer[] {
+  if (maxPayloadSize < 4) throw new RangeError('maxPayloadSize too small for FU')
+  const out: Buffer[] = []
+  let group: Buffer[] = []
+  let groupSize = 2
+  const flush = (): void => {
+    if (group.length === 1) out.push(group[0]!)
+    else if (group.length > 1) out.push(buildAp(group))
+    group = []
+    groupSize = 2
+  }
+  for (const nal of nalus) {
+    if (nal.length < 2) continue
+    if (nal.length > maxPayloadSize) {
+      flush()
+      out.push(...fragment(nal, maxPayloadSize))
+      continue
+    }
+    if (groupSize + 2 + nal.length > maxPayloadSize) flush()
+    if (group.length === 0 && 2 + 2 + nal.length > maxPayloadSize) {
+      out.push(nal)
+      continue
+    }
+    group.push(nal)
+    groupSize += 2 + nal.length
+  }
+  flush()
+  return out
+}
+
+export class H265RtpPacketizer extends VideoRtpPacketizer {
+  constructor(opts: VideoRtpPacketizerOptions = {}) {
+    super(opts, [H265NalType.FD])
+  }
+
+  protected nalType(nal: Buffer): number {
+    return h265NalType(nal)
+  }
+
+  protected payloads(nalus: readonly Buffer[], maxPayloadSize: number): Buffer[] {
+    return packetizeH265(nalus, maxPayloadSize)
+  }
+}

@@ -1,0 +1,642 @@
+import { EventEmitter } from 'node:events'
+import net from 'node:net'
+import { parseRtcp, type RtcpPacket } from '../rtp/rtcp.js'
+import { parseRtpPacket, type RtpPacket } from '../rtp/packet.js'
+import { RtpParseError } from '../rtp/errors.js'
+import { parseSdp, resolveControlUrl, SdpParseError } from '../sdp/parse.js'
+import type { SdpMedia, SessionDescription } from '../sdp/types.js'
+import { parseAuthenticate, RtspAuthenticator } from './auth.js'
+import {
+  RtspAuthError,
+  RtspConnectionError,
+  RtspError,
+  RtspNoDataError,
+  RtspProtocolError,
+  RtspStatusError,
+  RtspTimeoutError,
+} from './errors.js'
+import {
+  parseRtpInfo,
+  parseSessionHeader,
+  parseTransportHeader,
+  RtspStreamParser,
+  serializeRequest,
+  type RtspResponse,
+  type RtspServerRequest,
+  type RtspSessionHeader,
+} from './message.js'
+import { parseRtspUrl, type ParsedRtspUrl } from './url.js'
+
+/** Only RTP over the RTSP TCP connection for now; UDP would add a per-track socket pair. */
+export type RtspTransportKind = 'tcp'
+
+export interface RtspClientOptions {
+  /** rtsp://[user:pass@]host[:port]/path; credentials here are used and never sent in the URL. */
+  url: string
+  /** Take precedence over credentials in the URL. */
+  username?: string
+  password?: string
+  transport?: RtspTransportKind
+  /** Per-request response timeout. Default 10 s. */
+  timeoutMs?: number
+  /** TCP connect timeout. Default: timeoutMs. */
+  connectTimeoutMs?: number
+  /** While playing, close with RtspNoDataError after this long without RTP/RTCP. 0 disables. Default 10 s. */
+  noDataTimeoutMs?: number
+  /** Keep-alive period. Default: half the session timeout the server announced. */
+  keepAliveIntervalMs?: number
+  /** Follow 3xx redirects on OPTIONS/DESCRIBE: true (up to 5), false, or a maximum. Default true. */
+  followRedirects?: boolean | number
+  userAgent?: string
+}
+
+export interface RtspTrack {
+  /** Index of the media section in the SDP. */
+  index: number
+  media: SdpMedia
+  /** SETUP URL. */
+  url: string
+  rtpChannel: number
+  rtcpChannel: number
+  /** SSRC the server announced in its Transport header, if it did. */
+  ssrc?: number
+  /** From RTP-Info: sequence number and RTP time of the first packet after PLAY. */
+  initialSequenceNumber?: number
+  initialRtpTime?: number
+}
+
+export interface RtspPlayResult {
+  sessionId: string
+  /** Session timeout in seconds as announced by the server. */
+  sessionTimeout: number
+  tracks: RtspTrack[]
+  range?: string
+}
+
+export interface RtspClientStats {
+  rtpPackets: number
+  rtcpPackets: number
+  /** Interleaved payload bytes received. */
+  bytes: number
+  /** Interleaved frames that were not valid RTP/RTCP, or on a channel we did not set up. */
+  malformedPackets: number
+  keepAlives: number
+}
+
+export interface RtspClientEvents {
+  rtp: [trackIndex: number, packet: RtpPacket]
+  rtcp: [trackIndex: number, packets: RtcpPacket[], raw: Buffer]
+  /** Emitted once: no argument after close(), the cause after a failure. */
+  close: [error?: Error]
+}
+
+export type RtspClientState = 'idle' | 'described' | 'playing' | 'closed'
+
+interface Pending {
+  method: string
+  resolve: (res: RtspResponse) => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout
+}
+
+interface SendOptions {
+  timeoutMs: number
+  /** A timeout ends the client (false only for the best-effort TEARDOWN in close()). */
+  fatal: boolean
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000
+const DEFAULT_USER_AGENT = 'SharpEyesGateway/0.1'
+
+/**
+ * RTSP 1.0 client (RFC 2326) receiving RTP interleaved over the RTSP TCP connection.
+ *
+ *   const client = new RtspClient({ url })
+ *   client.on('rtp', (track, packet) => …)
+ *   client.on('close', (err) => …)
+ *   await client.play()            // DESCRIBE (if not done), OPTIONS, SETUP each track, PLAY
+ *   …
+ *   await client.close()           // TEARDOWN best effort, socket destroyed
+ *
+ * Connection loss, timeouts and the no-data watchdog end the client with a 'close' event carrying
+ * the error; status errors (404, 461…) only reject the request that got them.
+ */
+export class RtspClient extends EventEmitter<RtspClientEvents> {
+  readonly stats: RtspClientStats = { rtpPackets: 0, rtcpPackets: 0, bytes: 0, malformedPackets: 0, keepAlives: 0 }
+  readonly #timeoutMs: number
+  readonly #connectTimeoutMs: number
+  readonly #noDataTimeoutMs: number
+  readonly #keepAliveIntervalMs: number | undefined
+  readonly #maxRedirects: number
+  readonly #userAgent: string
+  #target: ParsedRtspUrl
+  #auth: RtspAuthenticator | undefined
+  #credentials: { username: string; password: string } | undefined
+  #socket: net.Socket | undefined
+  #connecting: Promise<net.Socket> | undefined
+  #connectingSocket: net.Socket | undefined
+  #parser = new RtspStreamParser()
+  #cseq = 0
+  readonly #pending = new Map<number, Pending>()
+  #queue: Promise<unknown> = Promise.resolve()
+  #state: RtspClientState = 'idle'
+  #closePromise: Promise<void> | undefined
+  #sdp: SessionDescription | undefined
+  #session: RtspSessionHeader | undefined
+  #tracks: RtspTrack[] = []
+  readonly #channels = new Map<number, { track: number; rtcp: boolean }>()
+  #publicMethods: Set<string> | undefined
+  #keepAliveMethod = 'OPTIONS'
+  #keepAliveTimer: NodeJS.Timeout | undefined
+  #keepAliveInFlight = false
+  #watchdogTimer: NodeJS.Timeout | undefined
+  #lastDataAt = 0
+  /** Digest nonce our Authorization headers currently use. */
+  #currentNonce: string | undefined
+
+  constructor(opts: RtspClientOptions) {
+    super()
+    const target = parseRtspUrl(opts.url)
+    if (!target) throw new RtspError(`invalid RTSP URL: ${opts.url}`)
+    if (opts.transport !== undefined && opts.transport !== 'tcp') {
+      throw new RtspError(`unsupported transport ${String(opts.transport)}`)
+    }
+    this.#target = target
+    const username = opts.username ?? target.username
+    const password = opts.password ?? target.password ?? ''
+    if (username !== undefined) {
+      this.#credentials = { username, password }
+      this.#auth = new RtspAuthenticator(username, password)
+    }
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.#connectTimeoutMs = opts.connectTimeoutMs ?? this.#timeoutMs
+    this.#noDataTimeoutMs = opts.noDataTimeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.#keepAliveIntervalMs = opts.keepAliveIntervalMs
+    const follow = opts.followRedirects ?? true
+    this.#maxRedirects = follow === true ? 5 : follow === false ? 0 : follow
+    this.#userAgent = opts.userAgent ?? DEFAULT_USER_AGENT
+  }
+
+  /** The current URL (after redirects), without credentials. */
+  get url(): string {
+    return this.#target.url
+  }
+
+  get state(): RtspClientState {
+    return this.#state
+  }
+
+  get sdp(): SessionDescription | undefined {
+    return this.#sdp
+  }
+
+  get sessionId(): string | undefined {
+    return this.#session?.id
+  }
+
+  get tracks(): readonly RtspTrack[] {
+    return this.#tracks
+  }
+
+  /** Sends a request and returns the response whatever its status, except 401/403 (RtspAuthError). */
+  request(method: string, uri = this.url, headers: Record<string, string> = {}, body?: Buffer): Promise<RtspResponse> {
+    const run = this.#queue.then(() => this.#requestWithAuth(method, uri, headers, body))
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  async options(): Promise<RtspResponse> {
+    const res = await this.#withRedirects(() => this.request('OPTIONS', this.url))
+    this.#expectOk('OPTIONS', res, this.url)
+    this.#publicMethods = new Set(
+      (res.headers.get('public') ?? '')
+        .split(',')
+        .map((m) => m.trim().toUpperCase())
+        .filter(Boolean),
+    )
+    return res
+  }
+
+  /**
+   * DESCRIBE: returns the SDP with every media's SETUP URL resolved. Usable alone as a health check:
+   * RtspAuthError, RtspConnectionError and RtspTimeoutError tell the failures apart.
+   */
+  async describe(): Promise<SessionDescription> {
+    const res = await this.#withRedirects(() => this.request('DESCRIBE', this.url, { Accept: 'application/sdp' }))
+    this.#expectOk('DESCRIBE', res, this.url)
+    const base = res.headers.get('content-base') ?? res.headers.get('content-location') ?? this.url
+    const cleanBase = parseRtspUrl(base)?.url ?? base
+    let sdp: SessionDescription
+    try {
+      sdp = parseSdp(res.body.toString('utf8'), { baseUrl: cleanBase })
+    } catch (err) {
+      if (err instanceof SdpParseError) throw new RtspProtocolError(`DESCRIBE ${this.url}: ${err.message}`, { cause: err })
+      throw err
+    }
+    this.#sdp = sdp
+    if (this.#state === 'idle') this.#state = 'described'
+    return sdp
+  }
+
+  /**
+   * SETUP the given tracks (SDP media indices; default all) and PLAY them. Runs DESCRIBE first
+   * if it was not done. RTP then arrives as 'rtp' events.
+   */
+  async play(trackIndices?: readonly number[]): Promise<RtspPlayResult> {
+    if (this.#state === 'playing') throw new RtspError('already playing')
+    const sdp = this.#sdp ?? (await this.describe())
+    if (this.#publicMethods === undefined) {
+      try {
+        await this.options()
+      } catch (err) {
+        // OPTIONS is only for choosing the keep-alive method; a camera that rejects it can still play.
+        if (!(err instanceof RtspStatusError)) throw err
+        this.#publicMethods = new Set()
+      }
+    }
+    this.#keepAliveMethod = this.#publicMethods?.has('GET_PARAMETER') ? 'GET_PARAMETER' : 'OPTIONS'
+    const indices = trackIndices ?? sdp.media.map((m) => m.index)
+    if (indices.length === 0) throw new RtspProtocolError(`${this.url}: SDP has no media to play`)
+    const base = sdp.url ?? this.url
+    for (const [k, index] of indices.entries()) {
+      const media = sdp.media[index]
+      if (!media) throw new RangeError(`no media section ${index} in the SDP`)
+      const url = media.url ?? resolveControlUrl(base, media.control)
+      const channel = k * 2
+      const res = await this.request('SETUP', url, { Transport: `RTP/AVP/TCP;unicast;interleaved=${channel}-${channel + 1}` })
+      this.#expectOk('SETUP', res, url)
+      const sessionHeader = res.headers.get('session')
+      if (sessionHeader) {
+        const parsed = parseSessionHeader(sessionHeader)
+        if (this.#session && this.#session.id !== parsed.id) {
+          throw new RtspProtocolError(`SETUP ${url}: server changed session id`)
+        }
+        this.#session = parsed
+      } else if (!this.#session) {
+        throw new RtspProtocolError(`SETUP ${url}: response has no Session header`)
+      }
+      const transport = parseTransportHeader(res.headers.get('transport') ?? '')
+      if (!transport.interleaved) {
+        throw new RtspProtocolError(`SETUP ${url}: server did not accept TCP interleaved transport`)
+      }
+      // The server may pick other channels than we asked for; its answer is what it will use.
+      const track: RtspTrack = {
+        index,
+        media,
+        url,
+        rtpChannel: transport.interleaved[0],
+        rtcpChannel: transport.interleaved[1],
+      }
+      if (transport.ssrc !== undefined) track.ssrc = transport.ssrc
+      this.#tracks.push(track)
+      this.#channels.set(track.rtpChannel, { track: index, rtcp: false })
+      this.#channels.set(track.rtcpChannel, { track: index, rtcp: true })
+    }
+    const session = this.#session!
+    const playUrl = sdp.url ?? this.url
+    this.#lastDataAt = Date.now()
+    const res = await this.request('PLAY', playUrl, { Range: 'npt=0.000-' })
+    this.#expectOk('PLAY', res, playUrl)
+    const rtpInfo = res.headers.get('rtp-info')
+    if (rtpInfo) {
+      for (const entry of parseRtpInfo(rtpInfo)) {
+        const track = this.#tracks.find(
+          (t) => t.url === entry.url || t.url.endsWith(entry.url) || entry.url.endsWith(t.media.control ?? '\0'),
+        )
+        if (!track) continue
+        if (entry.seq !== undefined) track.initialSequenceNumber = entry.seq
+        if (entry.rtptime !== undefined) track.initialRtpTime = entry.rtptime
+      }
+    }
+    this.#state = 'playing'
+    this.#startTimers(session)
+    const result: RtspPlayResult = { sessionId: session.id, sessionTimeout: session.timeout, tracks: [...this.#tracks] }
+    const range = res.headers.get('range')
+    if (range) result.range = range
+    return result
+  }
+
+  /**
+   * Sends an RTCP packet (e.g. a PLI from rtp/rtcp buildPli) on a track's RTCP channel.
+   * Returns false when not playing. Many cameras ignore feedback; GStreamer's server honours PLI.
+   */
+  sendRtcp(trackIndex: number, packet: Buffer): boolean {
+    const track = this.#tracks.find((t) => t.index === trackIndex)
+    const socket = this.#socket
+    if (!track || !socket || socket.destroyed || this.#state !== 'playing') return false
+    if (packet.length > 0xffff) throw new RangeError('RTCP packet too large for interleaved framing')
+    const head = Buffer.from([0x24, track.rtcpChannel, packet.length >> 8, packet.length & 0xff])
+    socket.write(Buffer.concat([head, packet]))
+    return true
+  }
+
+  /** TEARDOWN (best effort, short timeout) and socket destroyed. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closePromise) return this.#closePromise
+    this.#closePromise = this.#doClose()
+    return this.#closePromise
+  }
+
+  async #doClose(): Promise<void> {
+    const hadSession = this.#session !== undefined && this.#socket !== undefined && !this.#socket.destroyed
+    this.#state = 'closed'
+    this.#stopTimers()
+    if (hadSession) {
+      const url = this.#sdp?.url ?? this.url
+      try {
+        await this.#send('TEARDOWN', url, {}, undefined, { timeoutMs: Math.min(this.#timeoutMs, 1000), fatal: false })
+      } catch {
+        // The server may already be gone; closing must not fail because of it.
+      }
+    }
+    this.#destroySocket(new RtspConnectionError('client closed'))
+    this.emit('close')
+  }
+
+  /** Ends the client after a failure, reporting it through the 'close' event. */
+  #fail(err: Error): void {
+    if (this.#state === 'closed') return
+    this.#state = 'closed'
+    this.#closePromise = Promise.resolve()
+    this.#stopTimers()
+    this.#destroySocket(err)
+    this.emit('close', err)
+  }
+
+  #destroySocket(err: Error): void {
+    const sockets = [this.#socket, this.#connectingSocket]
+    this.#socket = undefined
+    this.#connectingSocket = undefined
+    for (const s of sockets) s?.destroy()
+    for (const [cseq, p] of this.#pending) {
+      clearTimeout(p.timer)
+      this.#pending.delete(cseq)
+      p.reject(err)
+    }
+  }
+
+  #expectOk(method: string, res: RtspResponse, url: string): void {
+    if (res.status < 200 || res.status > 299) throw new RtspStatusError(method, res.status, res.statusText, url)
+  }
+
+  async #withRedirects(fn: () => Promise<RtspResponse>): Promise<RtspResponse> {
+    for (let hops = 0; ; hops++) {
+      const res = await fn()
+      if (![301, 302, 303, 305, 307, 308].includes(res.status) || hops >= this.#maxRedirects) return res
+      const location = res.headers.get('location')
+      if (!location) throw new RtspProtocolError(`${this.url}: redirect ${res.status} without Location`)
+      this.#redirect(location)
+    }
+  }
+
+  #redirect(location: string): void {
+    const origin = `rtsp://${this.#target.host}:${this.#target.port}`
+    const next = parseRtspUrl(location.startsWith('/') ? origin + location : location)
+    if (!next) throw new RtspProtocolError(`invalid redirect Location: ${location}`)
+    if (next.username !== undefined) {
+      this.#credentials = { username: next.username, password: next.password ?? '' }
+    } else if (next.host !== this.#target.host || next.port !== this.#target.port) {
+      // Credentials are for the camera the operator configured, not wherever it points us.
+      this.#credentials = undefined
+    }
+    this.#auth = this.#credentials ? new RtspAuthenticator(this.#credentials.username, this.#credentials.password) : undefined
+    this.#target = next
+    this.#destroySocket(new RtspConnectionError('redirected'))
+  }
+
+  async #requestWithAuth(
+    method: string,
+    uri: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+  ): Promise<RtspResponse> {
+    if (this.#state === 'closed') throw new RtspConnectionError(`${method} ${uri}: client is closed`)
+    const opts: SendOptions = { timeoutMs: this.#timeoutMs, fatal: true }
+    const usedNonce = this.#auth?.scheme !== undefined ? this.#currentNonce : undefined
+    const sentCredentials = this.#auth?.scheme !== undefined
+    let res = await this.#send(method, uri, headers, body, opts)
+    if (res.status === 401) {
+      if (!this.#auth) {
+        throw new RtspAuthError(`${method} ${uri}: server requires authentication, no credentials configured`, 401)
+      }
+      const challenges = parseAuthenticate(res.headers.getAll('www-authenticate'))
+      const digest = challenges.find((c) => c.scheme === 'digest')
+      // Retry with credentials sent already only when the nonce is new: stale=true, or a reconnect
+      // gave us a fresh nonce. The same challenge twice means the credentials are wrong.
+      const freshNonce =
+        digest !== undefined &&
+        (digest.params['stale']?.toLowerCase() === 'true' || digest.params['nonce'] !== usedNonce)
+      if (sentCredentials && !freshNonce) {
+        throw new RtspAuthError(`${method} ${uri}: credentials rejected (401)`, 401)
+      }
+      if (!this.#auth.useChallenges(challenges)) {
+        const schemes = challenges.map((c) => c.scheme).join(', ') || 'none'
+        throw new RtspAuthError(`${method} ${uri}: unsupported authentication scheme (${schemes})`, 401)
+      }
+      this.#currentNonce = digest?.params['nonce']
+      res = await this.#send(method, uri, headers, body, opts)
+      if (res.status === 401) throw new RtspAuthError(`${method} ${uri}: credentials rejected (401)`, 401)
+    }
+    if (res.status === 403) throw new RtspAuthError(`${method} ${uri}: forbidden (403)`, 403)
+    return res
+  }
+
+  async #send(
+    method: string,
+    uri: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    opts: SendOptions,
+  ): Promise<RtspResponse> {
+    let socket: net.Socket
+    try {
+      socket = await this.#ensureConnected()
+    } catch (err) {
+      if (opts.fatal) this.#fail(err as Error)
+      throw err
+    }
+    const cseq = ++this.#cseq
+    const all: Record<string, string> = { 'User-Agent': this.#userAgent, ...headers }
+    if (this.#session && all['Session'] === undefined) all['Session'] = this.#session.id
+    const authorization = this.#auth?.authorize(method, uri)
+    if (authorization) all['Authorization'] = authorization
+    return new Promise<RtspResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(cseq)
+        const err = new RtspTimeoutError(`${method} ${uri}: no response within ${opts.timeoutMs} ms`, 'request')
+        reject(err)
+        if (opts.fatal) this.#fail(err)
+      }, opts.timeoutMs)
+      this.#pending.set(cseq, { method, resolve, reject, timer })
+      socket.write(serializeRequest(method, uri, cseq, all, body))
+    })
+  }
+
+  #ensureConnected(): Promise<net.Socket> {
+    if (this.#socket && !this.#socket.destroyed) return Promise.resolve(this.#socket)
+    if (this.#connecting) return this.#connecting
+    const { host, port } = this.#target
+    this.#connecting = new Promise<net.Socket>((resolve, reject) => {
+      const socket = net.connect({ host, port })
+      this.#connectingSocket = socket
+      const timer = setTimeout(() => {
+        socket.destroy()
+        reject(new RtspTimeoutError(`connect to ${host}:${port} timed out after ${this.#connectTimeoutMs} ms`, 'connect'))
+      }, this.#connectTimeoutMs)
+      const onError = (err: NodeJS.ErrnoException): void => {
+        clearTimeout(timer)
+        reject(
+          new RtspConnectionError(`cannot connect to ${host}:${port}: ${err.code ?? err.message}`, {
+            cause: err,
+            ...(err.code !== undefined && { code: err.code }),
+          }),
+        )
+      }
+      // A socket destroyed by close() before it connected emits neither 'connect' nor 'error'.
+      const onClose = (): void => {
+        clearTimeout(timer)
+        reject(new RtspConnectionError(`connection to ${host}:${port} closed while connecting`))
+      }
+      socket.once('error', onError)
+      socket.once('close', onClose)
+      socket.once('connect', () => {
+        clearTimeout(timer)
+        socket.off('error', onError)
+        socket.off('close', onClose)
+        this.#connectingSocket = undefined
+        socket.setNoDelay(true)
+        this.#attach(socket)
+        resolve(socket)
+      })
+    }).finally(() => {
+      this.#connecting = undefined
+    })
+    return this.#connecting
+  }
+
+  #attach(socket: net.Socket): void {
+    this.#socket = socket
+    this.#parser = new RtspStreamParser()
+    socket.on('data', (chunk: Buffer) => this.#onData(socket, chunk))
+    socket.on('error', (err: NodeJS.ErrnoException) => this.#onSocketGone(socket, err))
+    socket.on('close', () => this.#onSocketGone(socket))
+  }
+
+  #onSocketGone(socket: net.Socket, err?: NodeJS.ErrnoException): void {
+    if (socket !== this.#socket) return
+    this.#socket = undefined
+    const { host, port } = this.#target
+    const e = err
+      ? new RtspConnectionError(`connection to ${host}:${port} failed: ${err.code ?? err.message}`, {
+          cause: err,
+          ...(err.code !== undefined && { code: err.code }),
+        })
+      : new RtspConnectionError(`connection closed by ${host}:${port}`)
+    if (this.#state === 'closed') {
+      // Server hung up during close()'s TEARDOWN: no reason to wait for its timeout.
+      this.#destroySocket(e)
+      return
+    }
+    // Between requests and before any SETUP a dropped connection is harmless: the next request
+    // reconnects. With a session or a request in flight it is fatal.
+    if (this.#session || this.#pending.size > 0) this.#fail(e)
+  }
+
+  #onData(socket: net.Socket, chunk: Buffer): void {
+    if (socket !== this.#socket) return
+    let items
+    try {
+      items = this.#parser.push(chunk)
+    } catch (err) {
+      this.#fail(err as Error)
+      return
+    }
+    for (const item of items) {
+      if (this.#state === 'closed' && item.kind !== 'response') continue
+      if (item.kind === 'interleaved') this.#onInterleaved(item.channel, item.data)
+      else if (item.kind === 'response') this.#onResponse(item.response)
+      else this.#onServerRequest(socket, item.request)
+    }
+  }
+
+  #onInterleaved(channel: number, data: Buffer): void {
+    this.#lastDataAt = Date.now()
+    this.stats.bytes += data.length
+    const ch = this.#channels.get(channel)
+    if (!ch) {
+      this.stats.malformedPackets++
+      return
+    }
+    try {
+      if (ch.rtcp) {
+        const packets = parseRtcp(data)
+        this.stats.rtcpPackets++
+        this.emit('rtcp', ch.track, packets, data)
+      } else {
+        const packet = parseRtpPacket(data)
+        this.stats.rtpPackets++
+        this.emit('rtp', ch.track, packet)
+      }
+    } catch (err) {
+      if (!(err instanceof RtpParseError)) throw err
+      this.stats.malformedPackets++
+    }
+  }
+
+  #onResponse(res: RtspResponse): void {
+    let cseq = res.cseq
+    // A response without CSeq can only be for the sole request in flight.
+    if (cseq === undefined && this.#pending.size === 1) cseq = [...this.#pending.keys()][0]
+    const p = cseq !== undefined ? this.#pending.get(cseq) : undefined
+    if (!p) return
+    this.#pending.delete(cseq!)
+    clearTimeout(p.timer)
+    p.resolve(res)
+  }
+
+  #onServerRequest(socket: net.Socket, req: RtspServerRequest): void {
+    // Some servers probe the client with OPTIONS/GET_PARAMETER and drop it if unanswered.
+    const ok = req.method === 'OPTIONS' || req.method === 'GET_PARAMETER' || req.method === 'SET_PARAMETER'
+    const status = ok ? '200 OK' : '501 Not Implemented'
+    const cseq = req.cseq !== undefined ? `CSeq: ${req.cseq}\r\n` : ''
+    socket.write(`RTSP/1.0 ${status}\r\n${cseq}\r\n`)
+  }
+
+  #startTimers(session: RtspSessionHeader): void {
+    const interval = this.#keepAliveIntervalMs ?? Math.max(1000, (session.timeout * 1000) / 2)
+    this.#keepAliveTimer = setInterval(() => this.#keepAlive(), interval)
+    if (this.#noDataTimeoutMs > 0) {
+      const tick = Math.max(50, Math.min(1000, this.#noDataTimeoutMs / 4))
+      this.#watchdogTimer = setInterval(() => {
+        const idle = Date.now() - this.#lastDataAt
+        if (idle > this.#noDataTimeoutMs) {
+          this.#fail(new RtspNoDataError(`${this.url}: no media data for ${idle} ms`))
+        }
+      }, tick)
+    }
+  }
+
+  #stopTimers(): void {
+    clearInterval(this.#keepAliveTimer)
+    clearInterval(this.#watchdogTimer)
+    this.#keepAliveTimer = undefined
+    this.#watchdogTimer = undefined
+  }
+
+  #keepAlive(): void {
+    if (this.#keepAliveInFlight || this.#state !== 'playing') return
+    this.#keepAliveInFlight = true
+    const method = this.#keepAliveMethod
+    const url = this.#sdp?.url ?? this.url
+    this.request(method, url)
+      .then((res) => {
+        this.stats.keepAlives++
+        if (res.status === 454) this.#fail(new RtspStatusError(method, res.status, res.statusText, url))
+        else if (method === 'GET_PARAMETER' && (res.status === 405 || res.status === 501)) this.#keepAliveMethod = 'OPTIONS'
+      })
+      .catch((err: Error) => this.#fail(err))
+      .finally(() => {
+        this.#keepAliveInFlight = false
+      })
+  }
+}
