@@ -1,0 +1,180 @@
+import { packetizeH264 } from '../../lib/h264/index.js'
+import { packetizeH265 } from '../../lib/h265/index.js'
+import type { WebRtcSendPeer } from '../../lib/webrtc/werift-peer.js'
+import type { VideoFrame } from './frame-source.js'
+import type { LiveStream, StreamSubscriber } from './live-stream.js'
+
+/** RTP payload bound: 1200-byte packets minus the 12-byte header. */
+const MAX_PAYLOAD = 1200 - 12
+
+const payloadCache = new WeakMap<VideoFrame, Buffer[]>()
+
+/** RTP payloads of a frame, computed once and shared by every viewer of the stream. */
+export function payloadsOf(frame: VideoFrame): Buffer[] {
+  let p = payloadCache.get(frame)
+  if (!p) {
+    p = frame.codec === 'h265' ? packetizeH265(frame.nalus, MAX_PAYLOAD) : packetizeH264(frame.nalus, MAX_PAYLOAD)
+    payloadCache.set(frame, p)
+  }
+  return p
+}
+
+export interface ViewerHooks {
+  /** First frame sent to the peer (ms since the session was requested). */
+  firstFrame?(ms: number): void
+  /** The viewer is gone (peer closed/failed, DELETE, shutdown). */
+  ended?(reason: string): void
+}
+
+/**
+ * One WHEP session: a WebRTC peer fed from a LiveStream. On connect it gets the cached GOP at once
+ * (timestamps squeezed so it plays immediately), then live frames; sequence numbers and
+ * timestamps are its own and continuous whatever happens upstream.
+ */
+export class Viewer implements StreamSubscriber {
+  readonly id: string
+  readonly startedAt = Date.now()
+  readonly #peer: WebRtcSendPeer
+  readonly #stream: LiveStream
+  readonly #hooks: ViewerHooks
+  readonly #requestedAt: number
+  #unsubscribe: (() => void) | undefined
+  #connected = false
+  #needKeyframe = true
+  #seq = Math.floor(Math.random() * 0x10000)
+  #tsOffset: number | undefined
+  #lastTs = 0
+  #closed = false
+  #connectTimer: NodeJS.Timeout | undefined
+  #firstSent = false
+  framesSent = 0
+
+  #lostTimer: NodeJS.Timeout | undefined
+
+  constructor(opts: { id: string; peer: WebRtcSendPeer; stream: LiveStream; hooks?: ViewerHooks; requestedAt: number; connectTimeoutMs?: number; disconnectGraceMs?: number }) {
+    this.id = opts.id
+    this.#peer = opts.peer
+    this.#stream = opts.stream
+    this.#hooks = opts.hooks ?? {}
+    this.#requestedAt = opts.requestedAt
+    this.#unsubscribe = this.#stream.subscribe(this)
+    this.#peer.on('state', (s) => {
+      if (this.#lostTimer) clearTimeout(this.#lostTimer)
+      this.#lostTimer = undefined
+      if (s === 'connected') this.#onConnected()
+      else if (s === 'failed' || s === 'closed') void this.close(`peer ${s}`)
+      else if (s === 'disconnected') {
+        // A browser that vanished (tab killed, network gone) never says goodbye: ICE consent
+        // checks fail and the peer goes 'disconnected'; give it a while to come back.
+        this.#lostTimer = setTimeout(() => void this.close('peer disconnected'), opts.disconnectGraceMs ?? 10_000)
+        this.#lostTimer.unref()
+      }
+    })
+    this.#peer.on('keyframeRequest', () => {
+      this.#stream.requestKeyframe()
+    })
+    this.#connectTimer = setTimeout(() => {
+      if (!this.#connected) void this.close('ICE/DTLS did not connect')
+    }, opts.connectTimeoutMs ?? 20_000)
+    this.#connectTimer.unref()
+  }
+
+  get peer(): WebRtcSendPeer {
+    return this.#peer
+  }
+
+  get stream(): LiveStream {
+    return this.#stream
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  onFrame(frame: VideoFrame): void {
+    if (!this.#connected || this.#closed) return
+    // The negotiated codec is fixed for the session; a camera that changed codec needs a new one.
+    if (frame.codec !== this.#peer.video.codec) return
+    if (this.#burst) {
+      this.#burst.push(frame)
+      return
+    }
+    if (this.#needKeyframe) {
+      if (!frame.keyframe) return
+      this.#needKeyframe = false
+    }
+    if (this.#tsOffset === undefined) this.#tsOffset = (this.#lastTs + 3000 - frame.timestamp) >>> 0
+    this.#send(frame, (frame.timestamp + this.#tsOffset) >>> 0)
+  }
+
+  onDiscontinuity(): void {
+    this.#needKeyframe = true
+  }
+
+  /** Idempotent. */
+  async close(reason = 'closed'): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#connectTimer) clearTimeout(this.#connectTimer)
+    if (this.#lostTimer) clearTimeout(this.#lostTimer)
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
+    this.#hooks.ended?.(reason)
+    await this.#peer.close()
+  }
+
+  #onConnected(): void {
+    if (this.#connected || this.#closed) return
+    this.#connected = true
+    if (this.#connectTimer) clearTimeout(this.#connectTimer)
+    const gop = this.#stream.gop()
+    if (gop.length === 0) {
+      this.#needKeyframe = true
+      this.#stream.requestKeyframe()
+      return
+    }
+    // Fast start: the cached GOP goes out at once. Its frames get timestamps one tick apart ending
+    // at the newest, so the jitter buffer plays them out immediately instead of replaying the GOP's
+    // duration as delay; live frames then continue the source's own spacing from the newest.
+    const base = Math.floor(Math.random() * 0x7fffffff)
+    const last = gop[gop.length - 1]!
+    this.#tsOffset = (base - last.timestamp) >>> 0
+    this.#needKeyframe = false
+    // Paced one frame per event-loop turn: a whole GOP at once overflows the receiver's socket
+    // buffer (hundreds of packets) and turns fast start into NACK storms. Live frames arriving
+    // meanwhile queue behind the burst.
+    this.#burst = []
+    let i = 0
+    const step = () => {
+      if (this.#closed) return
+      if (i < gop.length) {
+        this.#send(gop[i]!, (base - (gop.length - 1 - i)) >>> 0)
+        i++
+        setImmediate(step)
+        return
+      }
+      const queued = this.#burst ?? []
+      this.#burst = undefined
+      for (const f of queued) this.onFrame(f)
+    }
+    step()
+  }
+
+  /** Live frames held while the GOP burst is going out. */
+  #burst: VideoFrame[] | undefined
+
+  #send(frame: VideoFrame, timestamp: number): void {
+    const payloads = payloadsOf(frame)
+    const lastIdx = payloads.length - 1
+    for (let i = 0; i <= lastIdx; i++) {
+      this.#peer.sendRtp({ sequenceNumber: this.#seq, timestamp, marker: i === lastIdx, payload: payloads[i]! })
+      this.#seq = (this.#seq + 1) & 0xffff
+    }
+    this.#lastTs = timestamp
+    this.framesSent++
+    if (!this.#firstSent) {
+      this.#firstSent = true
+      this.#hooks.firstFrame?.(Date.now() - this.#requestedAt)
+    }
+  }
+}
