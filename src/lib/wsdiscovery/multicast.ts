@@ -4,6 +4,9 @@ import { isIPv4 } from 'node:net'
 import { ReplyCollector, type DiscoveredDevice } from './collector.js'
 import { buildProbe, WSD_MULTICAST_ADDRESS, WSD_PORT } from './probe.js'
 
+/** Socket receive buffer asked for (the kernel caps it at net.core.rmem_max). */
+export const RECV_BUFFER_BYTES = 4 * 1024 * 1024
+
 export interface MulticastProbeOptions {
   /** IPv4 address of the interface to probe from; the probe leaves through that interface only */
   interfaceAddress: string
@@ -76,7 +79,10 @@ export class MulticastProbe {
   async start(): Promise<MulticastProbeResult> {
     const o = this.#opts
     const port = o.port ?? WSD_PORT
-    const sock = dgram.createSocket({ type: 'udp4' })
+    // Hundreds of ProbeMatches (~2 KiB each) arrive within APP_MAX_DELAY: while the event loop is
+    // busy they wait in the socket, and the default buffer (~208 KiB, ~100 replies) would drop the
+    // rest. The kernel caps the size at net.core.rmem_max.
+    const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER_BYTES })
     this.#sock = sock
     sock.on('error', () => this.close())
     sock.on('message', (m, r) => this.#collector.accept(m, { address: r.address, port: r.port }))
@@ -90,7 +96,7 @@ export class MulticastProbe {
       throw e
     }
     if (o.listenOnGroup ?? true) {
-      const g = dgram.createSocket({ type: 'udp4', reuseAddr: true })
+      const g = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER_BYTES })
       this.#group = g
       g.on('error', () => undefined)
       g.on('message', (m, r) => this.#collector.accept(m, { address: r.address, port: r.port }))

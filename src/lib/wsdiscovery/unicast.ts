@@ -5,6 +5,7 @@
 import dgram from 'node:dgram'
 import { cidrHosts, CidrError, hostCount, ipv4ToInt, parseCidr, type Cidr } from './cidr.js'
 import { ReplyCollector, type DiscoveredDevice } from './collector.js'
+import { RECV_BUFFER_BYTES } from './multicast.js'
 import { buildProbe, WSD_PORT } from './probe.js'
 
 /** Largest block one entry may name. */
@@ -107,7 +108,7 @@ export class UnicastSweep {
     const interval = 1000 / Math.max(1, Math.min(o.ratePps ?? 200, 10_000))
     const concurrency = Math.max(1, o.concurrency ?? 64)
     const perHost = Math.max(10, o.perHostTimeoutMs ?? 500)
-    const sock = dgram.createSocket({ type: 'udp4' })
+    const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER_BYTES })
     this.#sock = sock
     sock.on('error', () => undefined)
     sock.on('message', (m, r) => {
@@ -179,6 +180,11 @@ export class UnicastSweep {
       ignored: this.#collector.ignored,
       aborted: this.#aborted,
     })
+  }
+
+  /** probes handed to the socket so far (progress while the sweep runs) */
+  get probed(): number {
+    return this.#probed
   }
 
   /** Stop now; `done` resolves with what was collected. Idempotent. */

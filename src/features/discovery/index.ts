@@ -1,0 +1,6 @@
+export { DiscoveryService, Semaphore, diffCameras, reportToInput, type DiscoverySettings, type AdoptResult, type RefreshResult, type FieldChange, type CandidateView } from './service.js'
+export { discoveryMigrations } from './migrations.js'
+export { discoveryRoutes } from './routes.js'
+export { AddressPolicy } from './policy.js'
+export { CameraDeviceError, deviceError, deviceErrorSummary } from './device-errors.js'
+export { cameraProblems } from './schemas.js'

@@ -1,0 +1,2 @@
+export { PtzService } from './service.js'
+export { ptzRoutes } from './routes.js'

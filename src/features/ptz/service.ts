@@ -1,0 +1,97 @@
+import { ConflictError, ValidationError } from '../../core/errors.js'
+import { requireRole } from '../../core/http/guard.js'
+import { scopeOf, type Principal } from '../../core/scope.js'
+import { OnvifClient, type PtzPreset } from '../../lib/onvif/index.js'
+import type { AuditLog } from '../audit/index.js'
+import { deviceError, type AddressPolicy } from '../discovery/index.js'
+import type { OrgService } from '../org/index.js'
+import type { Camera, CameraCredentials, RegistryService } from '../registry/index.js'
+
+/**
+ * PTZ for video patrol: continuous move/stop, relative zoom, presets. Every call finds the camera
+ * in the caller's scope first (404 outside it), then checks the role (403), then the camera's PTZ
+ * capability (409), then its address against discovery.allowedCidrs. Requests carry the stored
+ * clock offset so the WS-UsernameToken is built on the camera's clock.
+ */
+export class PtzService {
+  readonly #registry: RegistryService
+  readonly #audit: AuditLog
+  readonly #org: OrgService
+  readonly #policy: AddressPolicy
+  readonly #timeoutMs: number
+
+  constructor(deps: { registry: RegistryService; audit: AuditLog; org: OrgService; policy: AddressPolicy; timeoutMs: number }) {
+    this.#registry = deps.registry
+    this.#audit = deps.audit
+    this.#org = deps.org
+    this.#policy = deps.policy
+    this.#timeoutMs = deps.timeoutMs
+  }
+
+  async #with<T>(actor: Principal, id: number, roles: ('admin' | 'technician' | 'patrol')[], fn: (c: OnvifClient, profile: string, camera: Camera) => Promise<T>): Promise<T> {
+    const { camera, credentials } = this.#registry.getForUse(scopeOf(actor), id)
+    requireRole(actor, ...roles)
+    if (!camera.capabilities.ptz) throw new ConflictError(`camera ${id} has no PTZ`)
+    if (!camera.onvifUrl) throw new ConflictError(`camera ${id} has no ONVIF address`)
+    const profile = camera.streams.main?.profileToken ?? camera.streams.sub?.profileToken
+    if (!profile) throw new ConflictError(`camera ${id} has no media profile token; refresh it first`)
+    const client = await this.#client(camera, credentials)
+    try {
+      return await fn(client, profile, camera)
+    } catch (e) {
+      throw deviceError(e, 'credentials')
+    } finally {
+      client.close()
+    }
+  }
+
+  async #client(camera: Camera, credentials: CameraCredentials | null): Promise<OnvifClient> {
+    const url = new URL(camera.onvifUrl!)
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    try {
+      url.hostname = await this.#policy.resolve(host, 'onvifUrl')
+    } catch (e) {
+      // the stored address, not the request, is at fault (e.g. discovery.allowedCidrs narrowed since)
+      if (e instanceof ValidationError) throw new ConflictError(`camera ${camera.id}: ${e.fields[0]?.message ?? e.message}`)
+      throw e
+    }
+    return new OnvifClient({
+      xaddr: url.href,
+      username: credentials?.username,
+      password: credentials?.password,
+      timeoutMs: this.#timeoutMs,
+      clockOffsetMs: camera.clockOffsetMs ?? undefined,
+    })
+  }
+
+  async move(actor: Principal, id: number, v: { pan?: number; tilt?: number; zoom?: number; timeoutMs?: number }): Promise<void> {
+    if (!v.pan && !v.tilt && !v.zoom) throw ValidationError.field('body', 'give a non-zero pan, tilt or zoom velocity (use /ptz/stop to stop)')
+    await this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) =>
+      c.continuousMove(p, { ...(v.pan !== undefined ? { pan: v.pan } : {}), ...(v.tilt !== undefined ? { tilt: v.tilt } : {}), ...(v.zoom !== undefined ? { zoom: v.zoom } : {}) }, v.timeoutMs),
+    )
+  }
+
+  async stop(actor: Principal, id: number): Promise<void> {
+    await this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) => c.stop(p, { panTilt: true, zoom: true }))
+  }
+
+  async zoom(actor: Principal, id: number, delta: number): Promise<void> {
+    await this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) => c.relativeZoom(p, delta))
+  }
+
+  async presets(actor: Principal, id: number): Promise<PtzPreset[]> {
+    return this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) => c.getPresets(p))
+  }
+
+  async gotoPreset(actor: Principal, id: number, token: string): Promise<void> {
+    await this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) => c.gotoPreset(p, token))
+  }
+
+  async setPreset(actor: Principal, id: number, name: string, client?: string): Promise<{ token: string }> {
+    return this.#with(actor, id, ['admin', 'technician'], async (c, p, camera) => {
+      const token = await c.setPreset(p, { name })
+      this.#audit.record({ actor, action: 'camera.ptz_preset_set', target: { type: 'camera', id }, unitPath: this.#org.getUnscoped(camera.unitId)?.path, client, detail: { name, token } })
+      return { token }
+    })
+  }
+}
