@@ -1,0 +1,7 @@
+export { CasesService, actorOf, type CaseActor, type CaseSettings, type OpenCaseInput } from './service.js'
+export { SafetyIndex, type SafetyIndexSettings, type SafetyIndexEntry, type Colour } from './safety-index.js'
+export { casesMigrations } from './migrations.js'
+export { caseRoutes } from './routes.js'
+export * from './model.js'
+export { AlarmKindSchema, PrioritySchema, CaseStateSchema, CaseSchema } from './schemas.js'
+export type { CaseRow } from './store.js'

@@ -1,0 +1,21 @@
+import type { Migration } from '../../core/db.js'
+
+export const eventsMigrations: Migration[] = [
+  {
+    id: 'events-001',
+    up: `
+      -- The push stream's journal: written in the same transaction as the change it reports,
+      -- so a client resuming with Last-Event-ID gets exactly what it missed.
+      CREATE TABLE stream_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        type TEXT NOT NULL,
+        -- the org subtree the event belongs to: visible to users whose unit path is a prefix
+        unit_path TEXT NOT NULL,
+        payload TEXT NOT NULL
+      );
+      CREATE INDEX stream_events_at ON stream_events (at);
+      CREATE INDEX stream_events_scope ON stream_events (unit_path, id);
+    `,
+  },
+]

@@ -1,0 +1,159 @@
+import { type Db } from '../../core/db.js'
+import { subtreeRange } from '../../core/scope.js'
+
+/**
+ * Types of the push stream and their payloads. Other features add theirs by declaration merging:
+ *   declare module '../events/index.js' { interface StreamEventTypes { 'export.progress': {...} } }
+ */
+export interface StreamEventTypes {
+  'alarm.new': Record<string, unknown>
+  'case.created': Record<string, unknown>
+  'case.updated': Record<string, unknown>
+  'case.transition': Record<string, unknown>
+  'case.escalated': Record<string, unknown>
+  'case.overdue': Record<string, unknown>
+}
+
+export interface StreamEvent {
+  id: number
+  at: string
+  type: string
+  unitPath: string
+  payload: unknown
+}
+
+interface Row {
+  id: number
+  at: string
+  type: string
+  unit_path: string
+  payload: string
+}
+
+const toEvent = (r: Row): StreamEvent => ({ id: r.id, at: r.at, type: r.type, unitPath: r.unit_path, payload: JSON.parse(r.payload) as unknown })
+
+export interface StreamSubscriber {
+  /** path of the subscriber's unit: only events whose unit path lies under it are delivered */
+  unitPath: string
+  /** last id delivered (replay included); live delivery skips anything at or below it */
+  lastId: number
+  send(event: StreamEvent): void
+}
+
+/** The typed publisher other features use; must be called inside the transaction of the change. */
+export interface StreamPublisher {
+  publish<K extends keyof StreamEventTypes>(type: K, unitPath: string, payload: StreamEventTypes[K]): number
+}
+
+/**
+ * The scoped live event stream. `publish` appends to stream_events inside the caller's transaction;
+ * delivery to live subscribers tails the table after the current synchronous work (so after the
+ * commit), which means a rolled-back change is never pushed and the order is the commit order.
+ */
+export class EventStreamService implements StreamPublisher {
+  readonly #db: Db
+  readonly #insert
+  readonly #tailStmt
+  readonly #replayStmt
+  readonly #maxIdStmt
+  readonly #subscribers = new Set<StreamSubscriber>()
+  #cursor: number
+  #scheduled = false
+  #closed = false
+
+  constructor(db: Db) {
+    this.#db = db
+    this.#insert = db.prepare('INSERT INTO stream_events (at, type, unit_path, payload) VALUES (?, ?, ?, ?)')
+    this.#tailStmt = db.prepare('SELECT * FROM stream_events WHERE id > ? ORDER BY id LIMIT 5000')
+    this.#replayStmt = db.prepare('SELECT * FROM stream_events WHERE id > @after AND unit_path >= @lo AND unit_path < @hi ORDER BY id LIMIT @limit')
+    this.#maxIdStmt = db.prepare('SELECT coalesce(max(id), 0) FROM stream_events').pluck()
+    this.#cursor = this.#maxIdStmt.get() as number
+  }
+
+  publish<K extends keyof StreamEventTypes>(type: K, unitPath: string, payload: StreamEventTypes[K]): number {
+    const id = Number(this.#insert.run(new Date().toISOString(), type, unitPath, JSON.stringify(payload)).lastInsertRowid)
+    this.#schedule()
+    return id
+  }
+
+  lastId(): number {
+    return this.#maxIdStmt.get() as number
+  }
+
+  /**
+   * Registers a subscriber after replaying what it missed since `afterId` (null: only live).
+   * Replay and registration happen in one synchronous step, so nothing falls between them.
+   */
+  subscribe(sub: Omit<StreamSubscriber, 'lastId'>, afterId: number | null): { subscriber: StreamSubscriber; unsubscribe: () => void } {
+    const subscriber: StreamSubscriber = { ...sub, lastId: afterId ?? this.#cursor }
+    if (afterId !== null) {
+      const { lo, hi } = subtreeRange(sub.unitPath)
+      for (;;) {
+        const rows = this.#replayStmt.all({ after: subscriber.lastId, lo, hi, limit: 1000 }) as Row[]
+        for (const r of rows) {
+          sub.send(toEvent(r))
+          subscriber.lastId = r.id
+        }
+        if (rows.length < 1000) break
+      }
+    }
+    this.#subscribers.add(subscriber)
+    return { subscriber, unsubscribe: () => this.#subscribers.delete(subscriber) }
+  }
+
+  get subscriberCount(): number {
+    return this.#subscribers.size
+  }
+
+  /** Deletes events older than the retention and beyond the row cap. */
+  prune(retentionDays: number, maxRows: number): number {
+    const cutoff = new Date(Date.now() - retentionDays * 86_400_000).toISOString()
+    let n = this.#db.prepare('DELETE FROM stream_events WHERE at < ?').run(cutoff).changes
+    const max = this.#maxIdStmt.get() as number
+    n += this.#db.prepare('DELETE FROM stream_events WHERE id <= ?').run(max - maxRows).changes
+    return n
+  }
+
+  close(): void {
+    this.#closed = true
+    this.#subscribers.clear()
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#closed) return
+    this.#scheduled = true
+    // After the current synchronous work: the publishing transaction has committed (or rolled back).
+    setImmediate(() => {
+      this.#scheduled = false
+      this.#deliver()
+    })
+  }
+
+  #deliver(): void {
+    if (this.#closed) return
+    if (this.#db.inTransaction) {
+      this.#schedule()
+      return
+    }
+    for (;;) {
+      const rows = this.#tailStmt.all(this.#cursor) as Row[]
+      if (!rows.length) return
+      for (const r of rows) {
+        this.#cursor = r.id
+        let event: StreamEvent | undefined
+        for (const sub of this.#subscribers) {
+          if (r.id <= sub.lastId) continue
+          if (!r.unit_path.startsWith(sub.unitPath)) continue
+          event ??= toEvent(r)
+          sub.lastId = r.id
+          try {
+            sub.send(event)
+          } catch {
+            this.#subscribers.delete(sub)
+          }
+        }
+      }
+      if (rows.length < 5000) return
+    }
+  }
+}
