@@ -1,5 +1,5 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
-import { UnauthenticatedError } from '../errors.js'
+import { ForbiddenError, UnauthenticatedError } from '../errors.js'
 import type { Principal, Role } from '../scope.js'
 
 declare module 'fastify' {
@@ -18,4 +18,13 @@ export type Guard = (...roles: Role[]) => preHandlerAsyncHookHandler
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new UnauthenticatedError('sign in first')
   return request.principal
+}
+
+/**
+ * The role check for a route that addresses one object (`/cameras/:id`): call it after the object
+ * was found in the caller's scope. Outside the subtree is then 404 whatever the role; 403 only
+ * says "you may see this, not change it", which reveals nothing the caller cannot already read.
+ */
+export function requireRole(principal: Principal, ...roles: Role[]): void {
+  if (!roles.some((r) => principal.roles.includes(r))) throw new ForbiddenError(`needs role ${roles.join(' or ')}`)
 }

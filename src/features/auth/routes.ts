@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { principalOf, type Guard } from '../../core/http/guard.js'
+import { principalOf, requireRole, type Guard } from '../../core/http/guard.js'
 import { scopeOf } from '../../core/scope.js'
 import type { OrgService } from '../org/index.js'
 import { SESSION_COOKIE, tokenOf } from './guard.js'
@@ -50,15 +50,22 @@ export function authRoutes(deps: { auth: AuthService; org: OrgService; guard: Gu
     r.get('/users', { schema: listUsersSchema, preHandler: guard('admin') }, async (request) => ({
       items: auth.list(scopeOf(principalOf(request)), { unitId: request.query.unit, role: request.query.role }),
     }))
-    r.get('/users/:id', { schema: getUserSchema, preHandler: guard('admin') }, async (request) => auth.get(scopeOf(principalOf(request)), request.params.id))
+    // One user: found in scope first (404 outside the subtree), then the role (403).
+    const inScopeAsAdmin = (request: { params: { id: number } } & Parameters<typeof principalOf>[0]) => {
+      const principal = principalOf(request)
+      const user = auth.get(scopeOf(principal), request.params.id)
+      requireRole(principal, 'admin')
+      return { principal, user }
+    }
+    r.get('/users/:id', { schema: getUserSchema, preHandler: guard() }, async (request) => inScopeAsAdmin(request).user)
     r.post('/users', { schema: createUserSchema, preHandler: guard('admin') }, async (request, reply) =>
       reply.status(201).send(await auth.create(principalOf(request), request.body, request.ip)),
     )
-    r.patch('/users/:id', { schema: updateUserSchema, preHandler: guard('admin') }, async (request) =>
-      auth.update(principalOf(request), request.params.id, request.body, request.ip),
+    r.patch('/users/:id', { schema: updateUserSchema, preHandler: guard() }, async (request) =>
+      auth.update(inScopeAsAdmin(request).principal, request.params.id, request.body, request.ip),
     )
-    r.delete('/users/:id', { schema: deleteUserSchema, preHandler: guard('admin') }, async (request, reply) => {
-      auth.delete(principalOf(request), request.params.id, request.ip)
+    r.delete('/users/:id', { schema: deleteUserSchema, preHandler: guard() }, async (request, reply) => {
+      auth.delete(inScopeAsAdmin(request).principal, request.params.id, request.ip)
       return reply.status(204).send(null)
     })
   }

@@ -43,6 +43,21 @@ export function checkUri(value: string, schemes: Set<string>, field: string, pro
   return { uri: url.toString(), credentials }
 }
 
+/**
+ * The form in which a URI is stored (parsed, serialised, userinfo removed), so that input can be
+ * matched against stored values; the input itself when it does not parse.
+ */
+export function storedUriForm(value: string): string {
+  try {
+    const url = new URL(value.trim())
+    url.username = ''
+    url.password = ''
+    return url.toString()
+  } catch {
+    return value
+  }
+}
+
 export interface Applied {
   cols: CameraColumns
   /** API field names whose value changed */
@@ -146,7 +161,13 @@ export function applyCameraInput(
   // Explicit credentials win over ones found inside a URI.
   const credentials = input.credentials !== undefined ? input.credentials : uriCredentials ?? undefined
   if (credentials !== undefined) {
-    const current = cols.credentials === null ? null : box.open(cols.credentials, CREDENTIALS_AAD)
+    // Credentials that no longer open (the key changed) count as different, so they can be entered again.
+    let current: string | null | undefined
+    try {
+      current = cols.credentials === null ? null : box.open(cols.credentials, CREDENTIALS_AAD)
+    } catch {
+      current = undefined
+    }
     const next = credentials === null ? null : JSON.stringify({ username: credentials.username, password: credentials.password })
     if (current !== next) {
       cols.credentials = next === null ? null : box.seal(next, CREDENTIALS_AAD)
@@ -154,6 +175,6 @@ export function applyCameraInput(
       changed.add('credentials')
     }
   }
-  if (!cols.name) problems.push({ field: fieldName('name'), message: 'is required' })
+  if (!cols.name && !problems.some((p) => p.field === fieldName('name'))) problems.push({ field: fieldName('name'), message: 'is required' })
   return { cols, changed: [...changed], problems }
 }

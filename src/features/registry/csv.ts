@@ -47,13 +47,23 @@ export interface CsvRow {
   cells: Partial<Record<CsvColumn, string>>
 }
 
+const CSV_SYNTAX: Record<string, string> = {
+  CSV_INVALID_OPENING_QUOTE: 'a quote inside a cell that does not start with one (quote the whole cell and double inner quotes)',
+  CSV_INVALID_CLOSING_QUOTE: 'text after the closing quote of a cell',
+  CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: 'text after the closing quote of a cell',
+  CSV_QUOTE_NOT_CLOSED: 'a quoted cell is never closed',
+  CSV_MAX_RECORD_SIZE: 'a row is too long',
+}
+
 export function parseCsv(text: string, maxRows: number): { rows: CsvRow[]; problems: FieldProblem[] } {
   let records: { record: string[]; info: { lines: number } }[]
   try {
     records = parse(text, { bom: true, info: true, skip_empty_lines: true, relax_column_count: true, trim: false }) as unknown as typeof records
   } catch (err) {
-    const e = err as { lines?: number; message: string }
-    return { rows: [], problems: [{ field: 'file', line: e.lines, message: `not readable as CSV: ${e.message}` }] }
+    // csv-parse quotes the offending cell in its message, and that cell may be a password: name the
+    // kind of problem and the line, never the text.
+    const e = err as { lines?: number; code?: string }
+    return { rows: [], problems: [{ field: 'file', line: e.lines, message: `not readable as CSV: ${CSV_SYNTAX[e.code ?? ''] ?? 'malformed'}` }] }
   }
   const [header, ...body] = records
   if (!header) return { rows: [], problems: [{ field: 'file', line: 1, message: 'is empty; the first line must name the columns' }] }

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import type { FastifyPluginAsync } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { ValidationError } from '../../core/errors.js'
-import { principalOf, type Guard } from '../../core/http/guard.js'
+import { principalOf, requireRole, type Guard } from '../../core/http/guard.js'
 import type { RegistryService } from './service.js'
 import { createCameraSchema, deleteCameraSchema, exportCamerasSchema, getCameraSchema, importCamerasSchema, listCamerasSchema, updateCameraSchema } from './schemas.js'
 
@@ -21,11 +21,18 @@ export function registryRoutes(deps: { registry: RegistryService; guard: Guard; 
     r.post('/cameras', { schema: createCameraSchema, preHandler: guard('admin', 'technician') }, async (request, reply) =>
       reply.status(201).send(registry.create(principalOf(request), request.body, request.ip)),
     )
-    r.patch('/cameras/:id', { schema: updateCameraSchema, preHandler: guard('admin', 'technician') }, async (request) =>
-      registry.update(principalOf(request), request.params.id, request.body, request.ip),
-    )
-    r.delete('/cameras/:id', { schema: deleteCameraSchema, preHandler: guard('admin', 'technician') }, async (request, reply) => {
-      registry.delete(principalOf(request), request.params.id, request.ip)
+    // Changes to one camera: found in scope first (404 outside what you may see), then the role (403).
+    r.patch('/cameras/:id', { schema: updateCameraSchema, preHandler: guard() }, async (request) => {
+      const principal = principalOf(request)
+      registry.get(principal, request.params.id)
+      requireRole(principal, 'admin', 'technician')
+      return registry.update(principal, request.params.id, request.body, request.ip)
+    })
+    r.delete('/cameras/:id', { schema: deleteCameraSchema, preHandler: guard() }, async (request, reply) => {
+      const principal = principalOf(request)
+      registry.get(principal, request.params.id)
+      requireRole(principal, 'admin', 'technician')
+      registry.delete(principal, request.params.id, request.ip)
       return reply.status(204).send(null)
     })
     r.post('/cameras/import', { schema: importCamerasSchema, preHandler: guard('admin', 'technician'), bodyLimit: deps.importBodyLimitBytes }, async (request) => {

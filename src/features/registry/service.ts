@@ -7,7 +7,7 @@ import { decodeCursor, encodeCursor } from '../../core/http/cursor.js'
 import { scopeOf, SYSTEM_SCOPE, type Principal, type Scope } from '../../core/scope.js'
 import type { AuditLog } from '../audit/index.js'
 import type { OrgService, Unit } from '../org/index.js'
-import { applyCameraInput, CREDENTIALS_AAD } from './apply.js'
+import { applyCameraInput, CREDENTIALS_AAD, storedUriForm } from './apply.js'
 import { cameraToCsvLine, columnOfApiField, CSV_HEADER, decodeCsv, parseCsv, rowToInput } from './csv.js'
 import type { Camera, CameraCredentials, CameraFilter, CameraInput, CameraStatus } from './model.js'
 import { CameraStore, columnsOf, toCamera, type CameraColumns, type CameraRow } from './store.js'
@@ -57,16 +57,29 @@ export class RegistryService {
     return toCamera(this.#row(scopeOf(principal), id))
   }
 
-  /** For features acting on a camera the caller may see (media, PTZ): the camera and its credentials. */
+  /**
+   * For features acting on a camera the caller may see (media, PTZ): the camera and its credentials.
+   * The credentials are decrypted when read, so a caller that only wants the camera never fails on
+   * credentials that no longer open (a changed key).
+   */
   getForUse(scope: Scope, id: number): { camera: Camera; credentials: CameraCredentials | null } {
-    const row = this.#row(scope, id)
-    return { camera: toCamera(row), credentials: this.#credentialsOf(row) }
+    return this.#forUse(this.#row(scope, id))
   }
 
   /** For system jobs (health sweeps, event subscriptions): every enabled camera with credentials. */
   *iterateEnabledForSystem(): IterableIterator<{ camera: Camera; credentials: CameraCredentials | null }> {
     for (const row of this.#store.iterate(SYSTEM_SCOPE)) {
-      if (row.enabled === 1) yield { camera: toCamera(row), credentials: this.#credentialsOf(row) }
+      if (row.enabled === 1) yield this.#forUse(row)
+    }
+  }
+
+  #forUse(row: CameraRow): { camera: Camera; credentials: CameraCredentials | null } {
+    const open = () => this.#credentialsOf(row)
+    return {
+      camera: toCamera(row),
+      get credentials() {
+        return open()
+      },
     }
   }
 
@@ -118,6 +131,11 @@ export class RegistryService {
     this.#store.setStatus(id, status, reasons, at)
   }
 
+  /** Health (system) records the camera clock's offset from ours, as last measured. */
+  setClockOffset(id: number, offsetMs: number | null): void {
+    this.#store.setClockOffset(id, offsetMs)
+  }
+
   /**
    * CSV import. Every row is validated first; if any row is bad nothing is written and every bad
    * row is reported with its line and column. Rows match existing cameras on serial, else on a
@@ -149,7 +167,8 @@ export class RegistryService {
       if (unit) input.unitId = unit.id
 
       const serial = input.device?.serial ?? null
-      const onvif = input.onvifUrl ?? null
+      // stored ONVIF addresses are normalised (no userinfo, `http://h` → `http://h/`): match in that form
+      const onvif = input.onvifUrl ? storedUriForm(input.onvifUrl) : null
       let existing: CameraRow | undefined
       if (serial) existing = this.#store.bySerialUnscoped(serial)
       if (!existing && onvif) {
@@ -250,7 +269,15 @@ export class RegistryService {
   }
 
   #credentialsOf(row: CameraRow): CameraCredentials | null {
-    return row.credentials === null ? null : (JSON.parse(this.#box.open(row.credentials, CREDENTIALS_AAD)) as CameraCredentials)
+    if (row.credentials === null) return null
+    let plain: string
+    try {
+      plain = this.#box.open(row.credentials, CREDENTIALS_AAD)
+    } catch {
+      // GCM authentication failed: sealed under another key. Say so, instead of OpenSSL's words.
+      throw new Error(`camera ${row.id}: stored credentials do not open with this credential key (did GW_CREDENTIAL_KEY or keys/credential.key change?); enter them again`)
+    }
+    return JSON.parse(plain) as CameraCredentials
   }
 
   #checkPlacement(cols: CameraColumns, unit: Unit, problems: FieldProblem[], fieldName: (f: string) => string): void {

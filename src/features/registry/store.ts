@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3'
 import { nowIso, type Db } from '../../core/db.js'
 import { subtreeRange, type Scope } from '../../core/scope.js'
 import type { Camera, CameraClass, CameraFilter, CameraKind, CameraStatus, Codec, StreamProfile } from './model.js'
@@ -135,7 +136,8 @@ function textSearch(q: string, params: Record<string, unknown>): { match: string
       phrases.push(`"${term.replace(/"/g, '""')}"`)
     } else {
       params[`like${i}`] = `%${term.replace(/[\\%_]/g, (m) => '\\' + m)}%`
-      likes.push(`(c.name LIKE @like${i} ESCAPE '\\' OR c.serial LIKE @like${i} ESCAPE '\\' OR c.address LIKE @like${i} ESCAPE '\\' OR c.tags LIKE @like${i} ESCAPE '\\')`)
+      // tags are stored as JSON: match each tag, not the JSON text (a `"` or `,` would match every tagged camera)
+      likes.push(`(c.name LIKE @like${i} ESCAPE '\\' OR c.serial LIKE @like${i} ESCAPE '\\' OR c.address LIKE @like${i} ESCAPE '\\' OR EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value LIKE @like${i} ESCAPE '\\'))`)
     }
   })
   return { match: phrases.length ? phrases.join(' ') : null, likes }
@@ -152,6 +154,8 @@ export class CameraStore {
   readonly #countInUnit
   readonly #unitsInRange
   readonly #unitsTotal
+  #setStatus: Statement | undefined
+  #setClockOffset: Statement | undefined
   constructor(db: Db) {
     this.#db = db
     this.#unitsInRange = db.prepare('SELECT count(*) AS n FROM units WHERE path >= ? AND path < ?').pluck()
@@ -247,7 +251,14 @@ export class CameraStore {
   }
 
   setStatus(id: number, status: CameraStatus, reasons: string[], at: string): void {
-    this.#db.prepare('UPDATE cameras SET status = ?, status_reasons = ?, status_changed_at = ? WHERE id = ?').run(status, JSON.stringify(reasons), at, id)
+    // health writes thousands per sweep: the statement is prepared once
+    this.#setStatus ??= this.#db.prepare('UPDATE cameras SET status = ?, status_reasons = ?, status_changed_at = ? WHERE id = ?')
+    this.#setStatus.run(status, JSON.stringify(reasons), at, id)
+  }
+
+  setClockOffset(id: number, offsetMs: number | null): void {
+    this.#setClockOffset ??= this.#db.prepare('UPDATE cameras SET clock_offset_ms = ? WHERE id = ?')
+    this.#setClockOffset.run(offsetMs, id)
   }
 
   countInUnit(unitId: number): number {

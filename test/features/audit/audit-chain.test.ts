@@ -1,0 +1,160 @@
+import t from 'tap'
+import { GENESIS_HASH, rowHash } from '../../../src/features/audit/chain.js'
+import { makeCamera, openRawDb, unit } from '../../support/fixtures.js'
+import { DEMO_PASSWORD, startTestGateway } from '../../support/gateway.js'
+
+const gw = await startTestGateway(t)
+const admin = gw.as(await gw.login('admin'))
+const streetAdmin = gw.as(await gw.login('street.admin'))
+const communityAdmin = gw.as(await gw.login('community.admin'))
+const tech = gw.as(await gw.login('community.technician'))
+
+const rows = async (query: string) => {
+  const res = await admin.get(`/api/audit?limit=500&${query}`)
+  if (res.statusCode !== 200) throw new Error(res.body)
+  return res.json.items as any[]
+}
+
+t.test('logins, failed logins, user changes and camera changes are recorded', async (t) => {
+  await gw.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'street.patrol', password: 'wrong-password-1' }, remoteAddress: '10.8.8.8' })
+  await gw.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'ghost.user', password: 'wrong-password-2' } })
+  const login = (await rows('action=auth.login&actor=community.technician'))[0]
+  t.match(login, { actor: 'community.technician', targetType: 'user', unitPath: unit(gw, 'JD01-SQ01').path, client: '127.0.0.1' })
+  const failed = await rows('action=auth.login_failed')
+  t.match(failed.find((r) => r.actor === 'street.patrol'), { client: '10.8.8.8', unitPath: unit(gw, 'JD01').path, detail: { reason: 'wrong password', failedLogins: 1 } })
+  t.match(failed.find((r) => r.actor === 'ghost.user'), { unitPath: '/', detail: { reason: 'unknown user' } })
+  t.notMatch(JSON.stringify(failed), /wrong-password/, 'the guessed password is not recorded')
+
+  const created = await streetAdmin.post('/api/users', { username: 'audit.subject', unitId: unit(gw, 'JD01-SQ01').id, roles: ['patrol'], password: DEMO_PASSWORD })
+  await streetAdmin.patch(`/api/users/${created.json.id}`, { roles: ['patrol', 'researcher'], password: 'another-pass-77' })
+  await streetAdmin.delete(`/api/users/${created.json.id}`)
+  const userRows = await rows(`targetType=user&targetId=${created.json.id}`)
+  t.same(userRows.map((r) => r.action), ['user.delete', 'user.update', 'user.create'])
+  t.match(userRows[1].detail, { changes: { roles: ['patrol', 'researcher'] }, passwordChanged: true, before: { roles: ['patrol'] } })
+  t.notMatch(JSON.stringify(userRows), /another-pass-77|demo-pass/, 'password changes are recorded without the password')
+  t.ok(userRows.every((r) => r.actor === 'street.admin' && r.actorId !== null))
+
+  const cam = await tech.post('/api/cameras', { unitId: unit(gw, 'JD01-SQ01').id, name: '审计 摄像机', class: 2, kind: 'fixed', credentials: { username: 'admin', password: 'Audit-Cam-Pw' } })
+  await tech.patch(`/api/cameras/${cam.json.id}`, { name: '审计 摄像机 改', credentials: { username: 'admin', password: 'Audit-Cam-Pw2' } })
+  await tech.delete(`/api/cameras/${cam.json.id}`)
+  const camRows = await rows(`targetType=camera&targetId=${cam.json.id}`)
+  t.same(camRows.map((r) => r.action), ['camera.delete', 'camera.credentials_change', 'camera.update', 'camera.create'])
+  t.same(camRows[2].detail, { changed: ['name'] })
+  t.notMatch(JSON.stringify(camRows), /Audit-Cam-Pw/)
+  t.ok(camRows.every((r) => r.actor === 'community.technician' && r.unitPath === unit(gw, 'JD01-SQ01').path))
+
+  await tech.post('/api/auth/logout')
+  t.equal((await rows('action=auth.logout&actor=community.technician')).length, 1)
+})
+
+t.test('GET /api/audit is scoped, filterable, newest first, paged', async (t) => {
+  const sq02cam = makeCamera(gw, 'JD01-SQ02')
+  const mine = (await communityAdmin.get('/api/audit?limit=500')).json.items as any[]
+  const sq01 = unit(gw, 'JD01-SQ01').path
+  t.ok(mine.length > 5)
+  t.ok(mine.every((r) => r.unitPath.startsWith(sq01)), 'a community admin reads only rows of the community’s subtree')
+  const sq02row = (gw.services.db.prepare("SELECT max(id) AS id FROM audit_log WHERE action = 'camera.create' AND target_id = ?").get(String(sq02cam.id)) as { id: number }).id
+  t.notOk(mine.some((r) => r.id === sq02row), 'not the creation of another community’s camera')
+  t.notOk(mine.some((r) => r.unitPath === '/'), 'not gateway-wide rows (unknown-user logins, first run)')
+  t.ok((await streetAdmin.get('/api/audit?limit=500')).json.items.some((r: any) => r.id === sq02row), 'the street does see it')
+  t.equal((await gw.as(await gw.login('community.patrol')).get('/api/audit')).statusCode, 403, 'reading the audit log is for admins')
+
+  const all = await rows('')
+  t.ok(all.every((r, i) => i === 0 || r.id < all[i - 1].id), 'newest first')
+  t.same((await rows('action=camera.create')).map((r) => r.action), Array(all.filter((r) => r.action === 'camera.create').length).fill('camera.create'))
+  const from = all[Math.floor(all.length / 2)].at
+  t.ok((await rows(`from=${encodeURIComponent(from)}`)).every((r) => r.at >= from))
+  t.ok((await rows(`to=${encodeURIComponent(from)}`)).every((r) => r.at < from))
+
+  const seen: number[] = []
+  let cursor: string | null = null
+  do {
+    const page: { json: any } = await admin.get(`/api/audit?limit=17${cursor ? `&cursor=${cursor}` : ''}`)
+    seen.push(...page.json.items.map((r: any) => r.id))
+    cursor = page.json.nextCursor
+  } while (cursor)
+  t.same(seen, all.map((r) => r.id).filter((id) => id <= seen[0]!), 'pages walk every row once')
+  t.same((await admin.get('/api/audit?cursor=nonsense')).json.errors.map((e: any) => e.field), ['query.cursor'])
+  t.same((await admin.get('/api/audit?from=yesterday')).json.errors.map((e: any) => e.field), ['query.from'])
+})
+
+t.test('every row carries the hash of its predecessor and of its own content', async (t) => {
+  const raw = openRawDb(gw.dataDir)
+  const all = raw.prepare('SELECT * FROM audit_log ORDER BY id').all() as any[]
+  raw.close()
+  t.equal(all[0].prev_hash, GENESIS_HASH)
+  let prev = GENESIS_HASH
+  for (const r of all) {
+    t.equal(r.prev_hash, prev)
+    t.equal(r.hash, rowHash(prev, { id: r.id, at: r.at, actorId: r.actor_id, actor: r.actor, action: r.action, targetType: r.target_type, targetId: r.target_id, unitPath: r.unit_path, client: r.client, detail: r.detail }))
+    prev = r.hash
+  }
+  const verdict = await admin.get('/api/audit/verify')
+  t.equal(verdict.statusCode, 200)
+  t.same(verdict.json, { ok: true, rows: all.length, lastHash: prev })
+  t.equal((await communityAdmin.get('/api/audit/verify')).statusCode, 200)
+  t.equal((await tech.get('/api/audit/verify')).statusCode, 401, 'logged out above')
+  t.equal((await gw.as(await gw.login('site.researcher')).get('/api/audit/verify')).statusCode, 403)
+})
+
+t.test('the append-only triggers refuse UPDATE and DELETE, even from another connection', async (t) => {
+  const raw = openRawDb(gw.dataDir)
+  t.teardown(() => raw.close())
+  t.throws(() => raw.prepare("UPDATE audit_log SET detail = '{}' WHERE id = 3").run(), { message: /append-only/ })
+  t.throws(() => raw.prepare('DELETE FROM audit_log WHERE id = 3').run(), { message: /append-only/ })
+})
+
+t.test('a row altered directly in SQLite is found: ok:false, firstBrokenId = that row', async (t) => {
+  const raw = openRawDb(gw.dataDir)
+  t.teardown(() => raw.close())
+  const victim = raw.prepare("SELECT id, detail FROM audit_log WHERE action = 'user.update' ORDER BY id DESC LIMIT 1").get() as { id: number; detail: string }
+  raw.exec('DROP TRIGGER audit_log_no_update')
+  raw.prepare('UPDATE audit_log SET detail = ? WHERE id = ?').run(victim.detail.replace('"passwordChanged":true', '"passwordChanged":false'), victim.id)
+  const res = await admin.get('/api/audit/verify')
+  t.equal(res.statusCode, 200)
+  t.match(res.json, { ok: false, firstBrokenId: victim.id, reason: /altered/ })
+  t.equal(res.json.rows, victim.id, 'it stopped at the broken row')
+
+  raw.prepare('UPDATE audit_log SET detail = ? WHERE id = ?').run(victim.detail, victim.id)
+  t.match((await admin.get('/api/audit/verify')).json, { ok: true }, 'restoring the content restores the chain')
+
+  // a careful forger recomputes the altered row's own hash: the next row's link still breaks
+  const row = raw.prepare('SELECT * FROM audit_log WHERE id = ?').get(victim.id) as any
+  const forged = { id: row.id, at: row.at, actorId: row.actor_id, actor: 'someone.else', action: row.action, targetType: row.target_type, targetId: row.target_id, unitPath: row.unit_path, client: row.client, detail: row.detail }
+  raw.prepare('UPDATE audit_log SET actor = ?, hash = ? WHERE id = ?').run('someone.else', rowHash(row.prev_hash, forged), victim.id)
+  t.match((await admin.get('/api/audit/verify')).json, { ok: false, firstBrokenId: victim.id + 1, reason: /prev_hash/ })
+  raw.prepare('UPDATE audit_log SET actor = ?, hash = ? WHERE id = ?').run(row.actor, row.hash, victim.id)
+  t.match((await admin.get('/api/audit/verify')).json, { ok: true })
+  raw.exec("CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END")
+})
+
+t.test('a row deleted directly in SQLite is found too', async (t) => {
+  const raw = openRawDb(gw.dataDir)
+  t.teardown(() => raw.close())
+  const victim = raw.prepare("SELECT id FROM audit_log WHERE action = 'camera.credentials_change' ORDER BY id DESC LIMIT 1").get() as { id: number }
+  raw.exec('DROP TRIGGER audit_log_no_delete')
+  raw.prepare('DELETE FROM audit_log WHERE id = ?').run(victim.id)
+  const res = await admin.get('/api/audit/verify')
+  t.match(res.json, { ok: false, firstBrokenId: victim.id + 1 })
+  t.match(res.json.reason, `row ${victim.id} is missing`)
+
+  // the gateway keeps appending after the gap; the verdict still points at the first break
+  await admin.post('/api/units', { tier: 'site', parentId: unit(gw, 'JD01-SQ08').id, code: 'JD01-WY77', name: '审计之后' })
+  t.match((await admin.get('/api/audit/verify')).json, { ok: false, firstBrokenId: victim.id + 1 })
+})
+
+t.test('the chain survives a restart and keeps growing from its last hash', async (t) => {
+  const t2 = await startTestGateway(t, { demo: false })
+  const before = t2.services.audit.verify()
+  t.equal(before.ok, true)
+  const again = await t2.restart()
+  t.teardown(() => again.close())
+  const api = again.as(await again.login('admin'))
+  const after = await api.get('/api/audit/verify')
+  t.equal(after.json.ok, true)
+  t.ok(after.json.rows > (before as { rows: number }).rows, 'the login after the restart was appended')
+  const raw = openRawDb(again.dataDir)
+  const first = raw.prepare('SELECT prev_hash FROM audit_log WHERE id = ?').get((before as { rows: number }).rows + 1) as { prev_hash: string }
+  raw.close()
+  t.equal(first.prev_hash, (before as { lastHash: string }).lastHash, 'the first row after the restart links to the last one before it')
+})

@@ -1,0 +1,287 @@
+/**
+ * The scoping matrix: every demo user (4 tiers × 4 roles) × each resource (units, cameras, users,
+ * audit) × each action (list, read, update, delete), against objects inside and outside the user's
+ * subtree. Inside, the role decides (200/204, or 403 for a role that may only read); outside it is
+ * always 404, never 403, and lists never hold an outside object. Then the 内保外用 rule for site
+ * cameras, user by user.
+ */
+import t from 'tap'
+import { ROLES, TIERS, type Role, type Tier } from '../../../src/core/scope.js'
+import { DEMO_USERS_TIER_NAMES } from '../../../src/features/demo/seed.js'
+import { makeCamera, makeChildUnit, SYSTEM, unit } from '../../support/fixtures.js'
+import { DEMO_PASSWORD, startTestGateway, type Injector } from '../../support/gateway.js'
+
+const gw = await startTestGateway(t)
+const { org, auth, audit, db } = gw.services
+
+// A second street, so that even a street user has something outside their subtree.
+const jd02 = org.create(SYSTEM, { parentId: null, tier: 'street', code: 'JD02', name: '西湖街道' })
+const jd02pcs = org.create(SYSTEM, { parentId: jd02.id, tier: 'police_station', code: 'JD02-PCS1', name: '西湖派出所' })
+const jd02sq = org.create(SYSTEM, { parentId: jd02pcs.id, tier: 'community', code: 'JD02-SQ01', name: '西湖社区工作站' })
+org.create(SYSTEM, { parentId: jd02sq.id, tier: 'site', code: 'JD02-WY01', name: '西湖花园' })
+
+/** The demo users' units, and for each tier the units outside its subtree: siblings, cousins, ancestors, the other street. */
+const HOME: Record<Tier, string> = { street: 'JD01', police_station: 'JD01-PCS1', community: 'JD01-SQ01', site: 'JD01-WY01' }
+const OUTSIDE: Record<Tier, string[]> = {
+  street: ['JD02', 'JD02-PCS1', 'JD02-SQ01', 'JD02-WY01'],
+  police_station: ['JD01', 'JD01-PCS2', 'JD01-SQ05', 'JD01-WY03', 'JD02-PCS1'],
+  community: ['JD01', 'JD01-PCS1', 'JD01-SQ02', 'JD01-WY02', 'JD02-SQ01'],
+  site: ['JD01', 'JD01-PCS1', 'JD01-SQ01', 'JD01-WY02', 'JD02-WY01'],
+}
+const ALL_OUTSIDE = [...new Set(Object.values(OUTSIDE).flat())]
+const isSite = (code: string) => unit(gw, code).tier === 'site'
+
+// Outside objects: a camera (shared upward when at a site, so only the subtree can hide it) and a user in each.
+const outsideCamera = new Map(ALL_OUTSIDE.map((code) => [code, makeCamera(gw, code, { sharedUpward: isSite(code) })]))
+const outsideUser = new Map<string, number>()
+await Promise.all(
+  ALL_OUTSIDE.map(async (code) => {
+    outsideUser.set(code, await auth.seedUser({ username: `outside.${code.toLowerCase()}`, unitId: unit(gw, code).id, roles: ['patrol'], password: DEMO_PASSWORD }))
+  }),
+)
+const gatewayAdminId = auth.list({ unitId: null, unitPath: '/', seesPrivateSiteCameras: true }).find((u) => u.username === 'admin')!.id
+// Inside objects that survive the matrix: a user per home unit (admins rename it, nobody deletes it).
+const insideUser = new Map<Tier, number>()
+await Promise.all(
+  TIERS.map(async (tier) => insideUser.set(tier, await auth.seedUser({ username: `inside.${tier}`, unitId: unit(gw, HOME[tier]).id, roles: ['researcher'], password: DEMO_PASSWORD }))),
+)
+// The audit row of each outside camera's creation: an outside audit row.
+const createRowOf = (cameraId: number) =>
+  (db.prepare("SELECT id FROM audit_log WHERE action = 'camera.create' AND target_id = ?").get(String(cameraId)) as { id: number }).id
+
+const tokens = new Map<string, Injector>()
+for (const tier of TIERS) for (const role of ROLES) {
+  const name = `${DEMO_USERS_TIER_NAMES[tier]}.${role}`
+  tokens.set(name, gw.as(await gw.login(name)))
+}
+
+type Resource = 'units' | 'cameras' | 'users' | 'audit'
+type Action = 'read' | 'update' | 'delete'
+const RESOURCES: Resource[] = ['units', 'cameras', 'users', 'audit']
+const ACTIONS: Action[] = ['read', 'update', 'delete']
+
+/** What the role may do to an object inside the subtree. */
+function insideStatus(resource: Resource, action: Action | 'list', role: Role, tier: Tier): number {
+  const admin = role === 'admin'
+  const maintainer = role === 'admin' || role === 'technician'
+  switch (resource) {
+    case 'units':
+      if (action === 'list' || action === 'read') return 200
+      if (!admin) return 403
+      if (action === 'update') return 200
+      // a site has no unit below it: the only unit in a site admin's subtree is their own, which nobody deletes
+      return tier === 'site' ? 403 : 204
+    case 'cameras':
+      if (action === 'list' || action === 'read') return 200
+      if (!maintainer) return 403
+      return action === 'update' ? 200 : 204
+    case 'users':
+      if (!admin) return 403
+      return action === 'delete' ? 204 : 200
+    case 'audit':
+      // the audit log is append-only: there is no route that changes or removes a row
+      if (action === 'update' || action === 'delete') return 404
+      return admin ? 200 : 403
+  }
+}
+
+function outsideStatus(resource: Resource, action: Action, role: Role): number {
+  // Audit rows have no address of their own: "reading" one is filtering the scoped list by its
+  // target, which for an outside target returns no rows (200, empty) to an admin.
+  if (resource === 'audit' && action === 'read') return role === 'admin' ? 200 : 403
+  return 404
+}
+
+const subtreeUnitIds = (tier: Tier) => {
+  const home = unit(gw, HOME[tier])
+  return new Set((db.prepare('SELECT id FROM units WHERE path >= ? AND path < ?').all(home.path, home.path.slice(0, -1) + '0') as { id: number }[]).map((r) => r.id))
+}
+
+let seq = 0
+for (const tier of TIERS) {
+  for (const role of ROLES) {
+    const username = `${DEMO_USERS_TIER_NAMES[tier]}.${role}`
+    t.test(username, async (t) => {
+      const api = tokens.get(username)!
+      const home = unit(gw, HOME[tier])
+
+      for (const resource of RESOURCES) {
+        // ---------------------------------------------------------------- list
+        t.test(`${resource} list`, async (t) => {
+          const expected = insideStatus(resource, 'list', role, tier)
+          const inSubtree = subtreeUnitIds(tier)
+          if (resource === 'units') {
+            const res = await api.get('/api/units')
+            t.equal(res.statusCode, expected)
+            const ids = new Set(res.json.items.map((u: any) => u.id))
+            t.ok(ids.has(home.id), 'holds the home unit')
+            for (const code of ALL_OUTSIDE) if (OUTSIDE[tier].includes(code)) t.notOk(ids.has(unit(gw, code).id), `does not hold ${code}`)
+            t.ok(res.json.items.every((u: any) => inSubtree.has(u.id)), 'holds only units of the subtree')
+          } else if (resource === 'cameras') {
+            const inside = makeCamera(gw, HOME[tier])
+            const res = await api.get('/api/cameras?limit=500')
+            t.equal(res.statusCode, expected)
+            t.equal(res.json.nextCursor, null, 'one page holds them all')
+            const ids = new Set(res.json.items.map((c: any) => c.id))
+            t.ok(ids.has(inside.id), 'holds a camera of the home unit')
+            for (const code of OUTSIDE[tier]) t.notOk(ids.has(outsideCamera.get(code)!.id), `does not hold the camera of ${code}`)
+            t.ok(res.json.items.every((c: any) => inSubtree.has(c.unitId)), 'holds only cameras of the subtree')
+          } else if (resource === 'users') {
+            const res = await api.get('/api/users')
+            t.equal(res.statusCode, expected)
+            if (expected === 200) {
+              const ids = new Set(res.json.items.map((u: any) => u.id))
+              t.ok(ids.has(insideUser.get(tier)!), 'holds a user of the home unit')
+              for (const code of OUTSIDE[tier]) t.notOk(ids.has(outsideUser.get(code)!), `does not hold the user of ${code}`)
+              t.notOk(ids.has(gatewayAdminId), 'does not hold the gateway administrator')
+              t.ok(res.json.items.every((u: any) => inSubtree.has(u.unitId)), 'holds only users of the subtree')
+            } else t.equal(res.json.code, 'forbidden')
+          } else {
+            const inside = makeCamera(gw, HOME[tier])
+            const res = await api.get('/api/audit?action=camera.create&limit=500')
+            t.equal(res.statusCode, expected)
+            if (expected === 200) {
+              const targets = new Set(res.json.items.map((r: any) => Number(r.targetId)))
+              t.ok(targets.has(inside.id), 'holds the creation of a camera of the home unit')
+              for (const code of OUTSIDE[tier]) t.notOk(targets.has(outsideCamera.get(code)!.id), `does not hold the creation of the camera of ${code}`)
+              t.ok(res.json.items.every((r: any) => r.unitPath.startsWith(home.path)), 'holds only rows of the subtree')
+              const all = await api.get('/api/audit?limit=500')
+              t.ok(all.json.items.every((r: any) => r.unitPath.startsWith(home.path)), 'unfiltered too')
+            }
+          }
+        })
+
+        for (const action of ACTIONS) {
+          // ------------------------------------------------------------ inside
+          t.test(`${resource} ${action} inside`, async (t) => {
+            const expected = insideStatus(resource, action, role, tier)
+            const n = ++seq
+            if (resource === 'units') {
+              const target = action === 'read' ? home : tier === 'site' ? home : makeChildUnit(gw, HOME[tier], `矩阵${n}`)
+              const before = org.getUnscoped(target.id)!
+              const res = action === 'read' ? await api.get(`/api/units/${target.id}`) : action === 'update' ? await api.patch(`/api/units/${target.id}`, { name: `${before.name}·改` }) : await api.delete(`/api/units/${target.id}`)
+              t.equal(res.statusCode, expected)
+              const after = org.getUnscoped(target.id)
+              if (action === 'update') t.equal(after?.name, expected === 200 ? `${before.name}·改` : before.name, expected === 200 ? 'renamed' : 'unchanged')
+              if (action === 'delete') t.equal(after === undefined, expected === 204, expected === 204 ? 'gone' : 'still there')
+            } else if (resource === 'cameras') {
+              const target = makeCamera(gw, HOME[tier])
+              const res = action === 'read' ? await api.get(`/api/cameras/${target.id}`) : action === 'update' ? await api.patch(`/api/cameras/${target.id}`, { name: `${target.name}·改` }) : await api.delete(`/api/cameras/${target.id}`)
+              t.equal(res.statusCode, expected)
+              const after = db.prepare('SELECT name FROM cameras WHERE id = ?').get(target.id) as { name: string } | undefined
+              if (action === 'read' && expected === 200) t.equal(res.json.id, target.id)
+              if (action === 'update') t.equal(after?.name, expected === 200 ? `${target.name}·改` : target.name, expected === 200 ? 'renamed' : 'unchanged')
+              if (action === 'delete') t.equal(after === undefined, expected === 204, expected === 204 ? 'gone' : 'still there')
+            } else if (resource === 'users') {
+              const target = action === 'delete' && expected === 204 ? await auth.seedUser({ username: `victim.${n}`, unitId: home.id, roles: ['patrol'], password: DEMO_PASSWORD }) : insideUser.get(tier)!
+              const before = auth.get({ unitId: 0, unitPath: '/', seesPrivateSiteCameras: true }, target)
+              const res = action === 'read' ? await api.get(`/api/users/${target}`) : action === 'update' ? await api.patch(`/api/users/${target}`, { displayName: `改名${n}` }) : await api.delete(`/api/users/${target}`)
+              t.equal(res.statusCode, expected)
+              const after = auth.list({ unitId: 0, unitPath: '/', seesPrivateSiteCameras: true }).find((u) => u.id === target)
+              if (action === 'update') t.equal(after?.displayName, expected === 200 ? `改名${n}` : before.displayName)
+              if (action === 'delete') t.equal(after === undefined, expected === 204)
+            } else {
+              const target = makeCamera(gw, HOME[tier])
+              const rowId = createRowOf(target.id)
+              const res = action === 'read' ? await api.get(`/api/audit?targetType=camera&targetId=${target.id}`) : action === 'update' ? await api.patch(`/api/audit/${rowId}`, { detail: {} }) : await api.delete(`/api/audit/${rowId}`)
+              t.equal(res.statusCode, expected)
+              if (action === 'read' && expected === 200) t.same(res.json.items.map((r: any) => r.id), [rowId], 'the row of that camera')
+              t.ok(audit.verify().ok, 'the chain is intact')
+            }
+          })
+
+          // ----------------------------------------------------------- outside
+          t.test(`${resource} ${action} outside`, async (t) => {
+            const expected = outsideStatus(resource, action, role)
+            for (const code of OUTSIDE[tier]) {
+              const n = ++seq
+              if (resource === 'units') {
+                const target = unit(gw, code)
+                const res = action === 'read' ? await api.get(`/api/units/${target.id}`) : action === 'update' ? await api.patch(`/api/units/${target.id}`, { name: `越权${n}` }) : await api.delete(`/api/units/${target.id}`)
+                t.equal(res.statusCode, expected, code)
+                t.equal(org.getUnscoped(target.id)?.name, target.name, `${code} unchanged`)
+              } else if (resource === 'cameras') {
+                const target = outsideCamera.get(code)!
+                const res = action === 'read' ? await api.get(`/api/cameras/${target.id}`) : action === 'update' ? await api.patch(`/api/cameras/${target.id}`, { name: `越权${n}` }) : await api.delete(`/api/cameras/${target.id}`)
+                t.equal(res.statusCode, expected, code)
+                t.notMatch(res.body, target.name, 'nothing of the camera in the answer')
+                t.equal((db.prepare('SELECT name FROM cameras WHERE id = ?').get(target.id) as { name: string } | undefined)?.name, target.name, `${code}'s camera unchanged`)
+              } else if (resource === 'users') {
+                for (const target of [outsideUser.get(code)!, gatewayAdminId]) {
+                  const res = action === 'read' ? await api.get(`/api/users/${target}`) : action === 'update' ? await api.patch(`/api/users/${target}`, { displayName: `越权${n}` }) : await api.delete(`/api/users/${target}`)
+                  t.equal(res.statusCode, expected, target === gatewayAdminId ? 'the gateway administrator' : `the user of ${code}`)
+                  t.notMatch(res.body, /越权/)
+                }
+                t.notOk(auth.list({ unitId: 0, unitPath: '/', seesPrivateSiteCameras: true }).some((u) => u.displayName.startsWith('越权')), 'nobody renamed')
+              } else {
+                const target = outsideCamera.get(code)!
+                const rowId = createRowOf(target.id)
+                const res = action === 'read' ? await api.get(`/api/audit?targetType=camera&targetId=${target.id}`) : action === 'update' ? await api.patch(`/api/audit/${rowId}`, { detail: {} }) : await api.delete(`/api/audit/${rowId}`)
+                t.equal(res.statusCode, expected, code)
+                if (action === 'read' && expected === 200) t.same(res.json.items, [], `no row about ${code}'s camera`)
+              }
+            }
+          })
+        }
+      }
+    })
+  }
+}
+
+// -------------------------------------------------------------------------------- 内保外用
+t.test('内保外用: site cameras and who sees them', async (t) => {
+  const privateCam = makeCamera(gw, 'JD01-WY01', { name: '湖滨花园 内部监控 私有', sharedUpward: false })
+  const sharedCam = makeCamera(gw, 'JD01-WY01', { name: '湖滨花园 大门 共享', sharedUpward: true })
+  const siblingShared = makeCamera(gw, 'JD01-WY02', { name: '桂园雅居 大门 共享', sharedUpward: true })
+  const communityCam = makeCamera(gw, 'JD01-SQ01', { name: '湖滨社区 路口' })
+
+  for (const tier of TIERS) {
+    for (const role of ROLES) {
+      const username = `${DEMO_USERS_TIER_NAMES[tier]}.${role}`
+      t.test(username, async (t) => {
+        const api = tokens.get(username)!
+        const seesPrivate = tier === 'site' || role === 'admin' || role === 'technician'
+        t.equal((await api.get(`/api/cameras/${privateCam.id}`)).statusCode, seesPrivate ? 200 : 404, `private site camera: ${seesPrivate ? 'visible' : '404'}`)
+        t.equal((await api.get(`/api/cameras/${sharedCam.id}`)).statusCode, 200, 'shared-upward site camera: visible to the site and every ancestor')
+        const list = await api.get('/api/cameras?limit=500')
+        const ids = new Set(list.json.items.map((c: any) => c.id))
+        t.equal(ids.has(privateCam.id), seesPrivate, 'the list agrees about the private camera')
+        t.ok(ids.has(sharedCam.id), 'the list agrees about the shared camera')
+        const search = await api.get(`/api/cameras?q=${encodeURIComponent('内部监控')}`)
+        t.equal(search.json.items.some((c: any) => c.id === privateCam.id), seesPrivate, 'text search does not find what the list hides')
+        const underSite = await api.get(`/api/cameras?unit=${unit(gw, 'JD01-WY01').id}&limit=500`)
+        t.equal(underSite.json.items.some((c: any) => c.id === privateCam.id), seesPrivate, 'nor does the unit filter')
+        // a patrol user of the community may not even try to change it: it does not exist for them
+        if (!seesPrivate) t.equal((await api.patch(`/api/cameras/${privateCam.id}`, { sharedUpward: true })).statusCode, 404)
+        if (tier === 'site') {
+          t.equal((await api.get(`/api/cameras/${siblingShared.id}`)).statusCode, 404, 'a site user sees nothing of a sibling site, shared or not')
+          t.equal((await api.get(`/api/cameras/${communityCam.id}`)).statusCode, 404, 'nor the community’s own cameras')
+          t.ok(list.json.items.every((c: any) => c.unitId === unit(gw, 'JD01-WY01').id), 'only the site’s own cameras')
+        }
+      })
+    }
+  }
+  t.test('sharing is for site cameras only', async (t) => {
+    const tech = tokens.get('community.technician')!
+    const res = await tech.patch(`/api/cameras/${communityCam.id}`, { sharedUpward: true })
+    t.equal(res.statusCode, 400)
+    t.same(res.json.errors.map((e: any) => e.field), ['body.sharedUpward'])
+    const share = await tokens.get('site.technician')!.patch(`/api/cameras/${privateCam.id}`, { sharedUpward: true })
+    t.equal(share.statusCode, 200, 'the site shares its camera')
+    t.equal((await tokens.get('street.patrol')!.get(`/api/cameras/${privateCam.id}`)).statusCode, 200, 'and the street command centre sees it at once')
+  })
+})
+
+t.test('the gateway administrator sees both streets, everything in them', async (t) => {
+  const api = gw.as(await gw.login('admin'))
+  const units = await api.get('/api/units')
+  t.ok(units.json.items.some((u: any) => u.code === 'JD02-WY01'))
+  t.ok(units.json.items.some((u: any) => u.code === 'JD01-WY06'))
+  const users = await api.get('/api/users')
+  t.ok(users.json.items.some((u: any) => u.id === gatewayAdminId), 'including gateway administrators')
+  t.equal((await api.get(`/api/cameras/${outsideCamera.get('JD02-WY01')!.id}`)).statusCode, 200)
+})
+
+t.test('after the whole matrix the audit chain verifies', async (t) => {
+  t.same(audit.verify().ok, true)
+})
