@@ -2,7 +2,7 @@ import { H264Depacketizer, H264ParameterSets, type VideoDepacketizer } from '../
 import { H265Depacketizer, H265ParameterSets } from '../../lib/h265/index.js'
 import { buildPli } from '../../lib/rtp/index.js'
 import type { RtpPacket } from '../../lib/rtp/index.js'
-import { RtspClient, RtspProtocolError } from '../../lib/rtsp/index.js'
+import { RtspClient, RtspProtocolError, RtspUdpUnavailableError, type RtspTransportKind } from '../../lib/rtsp/index.js'
 import type { SdpMedia } from '../../lib/sdp/index.js'
 import type { FrameSource, FrameSourceHandlers, FrameSourceInfo, VideoCodec } from './frame-source.js'
 import { nalBytes } from './frame-source.js'
@@ -11,6 +11,14 @@ export interface RtspSourceOptions {
   /** A stream that stops delivering for this long ends the source (the relay restarts it). */
   noDataTimeoutMs: number
   requestTimeoutMs: number
+  /** Default 'tcp'. 'udp' falls back to TCP within start() when UDP turns out unusable. */
+  transport?: RtspTransportKind
+  /** UDP: client port range (default ephemeral ports). */
+  udpPortRange?: [number, number]
+  /** UDP: how long after PLAY the first datagram may take before falling back to TCP. */
+  udpFirstDataTimeoutMs?: number
+  /** UDP was unusable for this camera (bind failure, or nothing arrived): TCP was used instead. */
+  onUdpUnavailable?(err: RtspUdpUnavailableError): void
 }
 
 interface Pipeline {
@@ -44,13 +52,17 @@ function pipelineFor(media: SdpMedia): Pipeline | null {
 }
 
 /**
- * A camera's RTSP stream (TCP interleaved, Digest/Basic from the registry), H.264 or H.265 as the
- * SDP says, depacketized into access units with parameter sets in-band before every keyframe.
+ * A camera's RTSP stream (TCP interleaved, or UDP with TCP as the fallback; Digest/Basic from the
+ * registry), H.264 or H.265 as the SDP says, depacketized into access units with parameter sets
+ * in-band before every keyframe.
  */
 export class RtspFrameSource implements FrameSource {
   readonly kind = 'rtsp' as const
-  readonly #client: RtspClient
+  #client: RtspClient
   readonly #handlers: FrameSourceHandlers
+  readonly #uri: string
+  readonly #credentials: { username: string; password: string } | null
+  readonly #opts: RtspSourceOptions
   #pipeline: Pipeline | undefined
   #track: number | undefined
   #ssrc: number | undefined
@@ -59,22 +71,50 @@ export class RtspFrameSource implements FrameSource {
 
   constructor(uri: string, credentials: { username: string; password: string } | null, handlers: FrameSourceHandlers, opts: RtspSourceOptions) {
     this.#handlers = handlers
-    this.#client = new RtspClient({
-      url: uri,
-      ...(credentials ? { username: credentials.username, password: credentials.password } : {}),
-      transport: 'tcp',
-      timeoutMs: opts.requestTimeoutMs,
-      noDataTimeoutMs: opts.noDataTimeoutMs,
-    })
-    this.#client.on('rtp', (track, packet) => this.#onRtp(track, packet))
-    this.#client.on('close', (err) => {
-      if (this.#closed || !this.#started) return
-      this.#handlers.onEnd(err ?? new Error('RTSP session ended'))
-    })
+    this.#uri = uri
+    this.#credentials = credentials
+    this.#opts = opts
+    this.#client = this.#makeClient(opts.transport ?? 'tcp')
   }
 
+  #makeClient(transport: RtspTransportKind): RtspClient {
+    const { credentials, opts } = { credentials: this.#credentials, opts: this.#opts }
+    const client = new RtspClient({
+      url: this.#uri,
+      ...(credentials ? { username: credentials.username, password: credentials.password } : {}),
+      transport,
+      timeoutMs: opts.requestTimeoutMs,
+      noDataTimeoutMs: opts.noDataTimeoutMs,
+      ...(opts.udpPortRange ? { udpPortRange: opts.udpPortRange } : {}),
+      ...(opts.udpFirstDataTimeoutMs !== undefined ? { udpFirstDataTimeoutMs: opts.udpFirstDataTimeoutMs } : {}),
+    })
+    client.on('rtp', (track, packet) => {
+      if (client === this.#client) this.#onRtp(track, packet)
+    })
+    client.on('close', (err) => {
+      if (this.#closed || !this.#started || client !== this.#client) return
+      this.#handlers.onEnd(err ?? new Error('RTSP session ended'))
+    })
+    return client
+  }
+
+  /** Plays over the configured transport; UDP that proves unusable is replaced by TCP at once. */
   async start(): Promise<FrameSourceInfo> {
-    const sdp = await this.#client.describe()
+    try {
+      return await this.#startClient()
+    } catch (err) {
+      if (!(err instanceof RtspUdpUnavailableError) || this.#closed) throw err
+      this.#opts.onUdpUnavailable?.(err)
+      const failed = this.#client
+      this.#client = this.#makeClient('tcp')
+      await failed.close()
+      return await this.#startClient()
+    }
+  }
+
+  async #startClient(): Promise<FrameSourceInfo> {
+    const client = this.#client
+    const sdp = await client.describe()
     let media: SdpMedia | undefined
     let pipeline: Pipeline | null = null
     for (const m of sdp.media) {
@@ -88,20 +128,46 @@ export class RtspFrameSource implements FrameSource {
     if (!media || !pipeline) throw new RtspProtocolError(`${this.#client.url}: no H.264 or H.265 video track in the SDP`)
     this.#pipeline = pipeline
     this.#track = media.index
-    await this.#client.play([media.index])
+    this.#ssrc = undefined
+    // Over UDP, started means a first packet came: a firewall dropping it shows here (the client
+    // closes with RtspUdpUnavailableError after its first-data window) and TCP takes over.
+    let cleanup = (): void => undefined
+    const firstPacket = new Promise<void>((resolve, reject) => {
+      const onRtp = (): void => resolve()
+      const onClose = (err?: Error): void => reject(err ?? new Error('RTSP session ended during start'))
+      client.once('rtp', onRtp)
+      client.once('close', onClose)
+      cleanup = () => {
+        client.off('rtp', onRtp)
+        client.off('close', onClose)
+      }
+    })
+    firstPacket.catch(() => undefined)
+    try {
+      const { tracks } = await client.play([media.index])
+      if (tracks.some((t) => t.transport === 'udp')) await firstPacket
+    } finally {
+      cleanup()
+    }
     this.#started = true
-    if (this.#client.state === 'closed') throw new Error('RTSP session ended during start')
+    if (client.state === 'closed') throw new Error('RTSP session ended during start')
     return { codec: pipeline.codec, ...(media.width ? { width: media.width } : {}), ...(media.height ? { height: media.height } : {}), ...pipeline.info() }
   }
 
   requestKeyframe(): boolean {
     if (this.#track === undefined || this.#ssrc === undefined) return false
     const track = this.#client.tracks.find((t) => t.index === this.#track)
-    return this.#client.sendRtcp(this.#track, buildPli(0, track?.ssrc ?? this.#ssrc))
+    // Over TCP on the interleaved RTCP channel, over UDP to the camera's RTCP port.
+    return this.#client.sendRtcp(this.#track, buildPli(this.#client.ssrc, track?.ssrc ?? this.#ssrc))
   }
 
   stats() {
     return { packetsLost: this.#pipeline?.depacketizer.stats.lostPackets ?? 0 }
+  }
+
+  /** The transport in use: 'udp' until a fallback, or when the server chose otherwise per track. */
+  get transport(): RtspTransportKind {
+    return this.#client.tracks.find((t) => t.index === this.#track)?.transport ?? (this.#opts.transport ?? 'tcp')
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,9 @@ import { Viewer } from './viewer.js'
 export type StreamName = 'main' | 'sub'
 export type MediaSettings = GatewayConfig['media']
 
+/** How long a camera whose UDP media did not arrive is played over TCP before UDP is tried again. */
+const UDP_BLOCKED_MEMORY_MS = 10 * 60_000
+
 interface Logger {
   info(obj: object, msg?: string): void
   warn(obj: object, msg?: string): void
@@ -60,6 +63,8 @@ export class MediaService {
   readonly #streamSettings: LiveStreamSettings
   readonly #fontFile: string | undefined
   #closed = false
+  /** Cameras whose UDP media did not get through: played over TCP until the time stored. */
+  readonly #udpBlockedUntil = new Map<number, number>()
 
   readonly #unsubscribe: (() => void)[] = []
 
@@ -96,7 +101,6 @@ export class MediaService {
 
   /** Starts the preloaded streams from config. */
   start(): void {
-    if (this.#settings.rtspTransport === 'udp') this.#log.warn({}, 'media.rtspTransport udp is not supported yet by the RTSP client; using TCP interleaved')
     for (const entry of this.#settings.preload) {
       const [id, stream] = entry.split(':') as [string, StreamName | undefined]
       try {
@@ -283,7 +287,18 @@ export class MediaService {
   }
 
   /** A camera's URI, credentials or enabled flag changed, or it was deleted: apply to live streams. */
+  /** media.rtspTransport, except TCP for a camera whose UDP recently did not get through. */
+  #rtspTransportFor(cameraId: number): 'tcp' | 'udp' {
+    if (this.#settings.rtspTransport !== 'udp') return 'tcp'
+    const until = this.#udpBlockedUntil.get(cameraId)
+    if (until === undefined) return 'udp'
+    if (Date.now() < until) return 'tcp'
+    this.#udpBlockedUntil.delete(cameraId)
+    return 'udp'
+  }
+
   async #cameraChanged(cameraId: number, reason: string): Promise<void> {
+    this.#udpBlockedUntil.delete(cameraId)
     let usable = true
     try {
       usable = this.#registry.getForUse(SYSTEM_SCOPE, cameraId).camera.enabled
@@ -381,7 +396,17 @@ export class MediaService {
         return new TranscodeFrameSource(this.#liveFor(fresh.camera, fresh.credentials, stream, 'direct'), h, { ffmpegPath: s.ffmpegPath, fps: profile.fps ?? 25 })
       }
       if (sourceKind(profile.uri, camera.id) === 'demo') return new DemoFrameSource(profile.uri, h, { ffmpegPath: s.ffmpegPath, ...(this.#fontFile ? { fontFile: this.#fontFile } : {}) })
-      return new RtspFrameSource(profile.uri, fresh.credentials, h, { noDataTimeoutMs: s.stallTimeoutSeconds * 1000, requestTimeoutMs: s.rtspTimeoutSeconds * 1000 })
+      return new RtspFrameSource(profile.uri, fresh.credentials, h, {
+        noDataTimeoutMs: s.stallTimeoutSeconds * 1000,
+        requestTimeoutMs: s.rtspTimeoutSeconds * 1000,
+        transport: this.#rtspTransportFor(camera.id),
+        ...(s.rtspUdpPortMin > 0 && s.rtspUdpPortMax > s.rtspUdpPortMin ? { udpPortRange: [s.rtspUdpPortMin, s.rtspUdpPortMax] as [number, number] } : {}),
+        udpFirstDataTimeoutMs: s.rtspUdpTimeoutSeconds * 1000,
+        onUdpUnavailable: (err) => {
+          if (err.reason === 'no-data') this.#udpBlockedUntil.set(camera.id, Date.now() + UDP_BLOCKED_MEMORY_MS)
+          this.#log.warn({ camera: camera.id, stream, err: err.message }, 'RTSP over UDP unusable; using TCP interleaved')
+        },
+      })
     }
     const labels = { camera: String(camera.id), stream }
     const live = new LiveStream({

@@ -1,6 +1,9 @@
+import { randomInt } from 'node:crypto'
+import dgram from 'node:dgram'
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
-import { parseRtcp, type RtcpPacket } from '../rtp/rtcp.js'
+import { buildReceiverReport, parseRtcp, RtcpType, type RtcpPacket, type RtcpReportBlock } from '../rtp/rtcp.js'
+import { SequenceUnwrapper } from '../rtp/sequence.js'
 import { parseRtpPacket, type RtpPacket } from '../rtp/packet.js'
 import { RtpParseError } from '../rtp/errors.js'
 import { parseSdp, resolveControlUrl, SdpParseError } from '../sdp/parse.js'
@@ -14,6 +17,7 @@ import {
   RtspProtocolError,
   RtspStatusError,
   RtspTimeoutError,
+  RtspUdpUnavailableError,
 } from './errors.js'
 import {
   parseRtpInfo,
@@ -27,8 +31,8 @@ import {
 } from './message.js'
 import { parseRtspUrl, type ParsedRtspUrl } from './url.js'
 
-/** Only RTP over the RTSP TCP connection for now; UDP would add a per-track socket pair. */
-export type RtspTransportKind = 'tcp'
+/** 'tcp': RTP/RTCP interleaved on the RTSP connection. 'udp': a UDP port pair per track. */
+export type RtspTransportKind = 'tcp' | 'udp'
 
 export interface RtspClientOptions {
   /** rtsp://[user:pass@]host[:port]/path; credentials here are used and never sent in the URL. */
@@ -36,7 +40,21 @@ export interface RtspClientOptions {
   /** Take precedence over credentials in the URL. */
   username?: string
   password?: string
+  /**
+   * Default 'tcp'. With 'udp' each track is SET UP on a UDP port pair (RTP even, RTCP odd); a
+   * track whose UDP SETUP the server answers 461 Unsupported Transport is SET UP again over TCP
+   * interleaved. Datagrams from anything but the camera's address and server ports are ignored.
+   */
   transport?: RtspTransportKind
+  /** UDP: [first, last] port client port pairs are taken from (first even). Default: ephemeral. */
+  udpPortRange?: [number, number]
+  /**
+   * UDP: close with RtspUdpUnavailableError ('no-data') when no datagram came from the camera this
+   * long after PLAY (a firewall drops them; retry over TCP). 0 disables. Default 5 s.
+   */
+  udpFirstDataTimeoutMs?: number
+  /** UDP: RTCP receiver report period. Default 5 s (RFC 3550's minimum interval). */
+  rtcpIntervalMs?: number
   /** Per-request response timeout. Default 10 s. */
   timeoutMs?: number
   /** TCP connect timeout. Default: timeoutMs. */
@@ -56,8 +74,17 @@ export interface RtspTrack {
   media: SdpMedia
   /** SETUP URL. */
   url: string
+  /** How this track's RTP arrives ('tcp' also after a 461 answer to a UDP SETUP). */
+  transport: RtspTransportKind
+  /** Interleaved channels; -1 over UDP. */
   rtpChannel: number
   rtcpChannel: number
+  /** UDP: our RTP and RTCP ports. */
+  clientPorts?: [number, number]
+  /** UDP: the server's RTP and RTCP ports (Transport server_port), if it announced them. */
+  serverPorts?: [number, number]
+  /** UDP: the address media is accepted from and RTCP sent to (Transport source, else the RTSP peer). */
+  source?: string
   /** SSRC the server announced in its Transport header, if it did. */
   ssrc?: number
   /** From RTP-Info: sequence number and RTP time of the first packet after PLAY. */
@@ -76,11 +103,44 @@ export interface RtspPlayResult {
 export interface RtspClientStats {
   rtpPackets: number
   rtcpPackets: number
-  /** Interleaved payload bytes received. */
+  /** RTP/RTCP bytes received (interleaved payloads and accepted datagrams). */
   bytes: number
-  /** Interleaved frames that were not valid RTP/RTCP, or on a channel we did not set up. */
+  /** Interleaved frames or datagrams that were not valid RTP/RTCP, or on a channel we did not set up. */
   malformedPackets: number
   keepAlives: number
+  /** UDP datagrams dropped because they did not come from the camera's address and server port. */
+  udpIgnored: number
+  /** RTCP packets we sent over UDP (receiver reports, the punch packet, sendRtcp). */
+  rtcpSent: number
+}
+
+/** A UDP track's socket pair and the peer it accepts datagrams from. */
+interface UdpPair {
+  track: number
+  rtp: dgram.Socket
+  rtcp: dgram.Socket
+  ports: [number, number]
+  /** Normalised address datagrams must come from. */
+  peer: string
+  /** Server ports datagrams must come from, when announced. */
+  peerPorts?: [number, number]
+}
+
+/** Reception statistics of one track for receiver reports (RFC 3550 A.3, A.8). */
+interface Reception {
+  ssrc: number
+  unwrapper: SequenceUnwrapper
+  baseSeq: number
+  maxSeq: number
+  received: number
+  expectedPrior: number
+  receivedPrior: number
+  clockRate: number
+  jitter: number
+  lastTransit: number | undefined
+  /** Middle 32 bits of the last SR's NTP time and when it arrived. */
+  lastSr: number
+  lastSrAt: number
 }
 
 export interface RtspClientEvents {
@@ -106,10 +166,13 @@ interface SendOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000
+const DEFAULT_UDP_FIRST_DATA_MS = 5000
+const DEFAULT_RTCP_INTERVAL_MS = 5000
 const DEFAULT_USER_AGENT = 'SharpEyesGateway/0.1'
 
 /**
- * RTSP 1.0 client (RFC 2326) receiving RTP interleaved over the RTSP TCP connection.
+ * RTSP 1.0 client (RFC 2326) receiving RTP interleaved over the RTSP TCP connection, or over a
+ * UDP port pair per track (`transport: 'udp'`, with RTCP receiver reports).
  *
  *   const client = new RtspClient({ url })
  *   client.on('rtp', (track, packet) => …)
@@ -119,10 +182,23 @@ const DEFAULT_USER_AGENT = 'SharpEyesGateway/0.1'
  *   await client.close()           // TEARDOWN best effort, socket destroyed
  *
  * Connection loss, timeouts and the no-data watchdog end the client with a 'close' event carrying
- * the error; status errors (404, 461…) only reject the request that got them.
+ * the error; status errors (404, 454…) only reject the request that got them. Over UDP, media that
+ * never arrives after PLAY ends the client with RtspUdpUnavailableError (after a TEARDOWN) so the
+ * caller can retry with `transport: 'tcp'`; a 461 answer to a UDP SETUP is retried over TCP here.
  */
 export class RtspClient extends EventEmitter<RtspClientEvents> {
-  readonly stats: RtspClientStats = { rtpPackets: 0, rtcpPackets: 0, bytes: 0, malformedPackets: 0, keepAlives: 0 }
+  readonly stats: RtspClientStats = { rtpPackets: 0, rtcpPackets: 0, bytes: 0, malformedPackets: 0, keepAlives: 0, udpIgnored: 0, rtcpSent: 0 }
+  /** SSRC of our RTCP (receiver reports, and what callers should use as PLI/FIR sender SSRC). */
+  readonly ssrc = randomInt(1, 0xffffffff)
+  readonly #transport: RtspTransportKind
+  readonly #udpPortRange: [number, number] | undefined
+  readonly #udpFirstDataTimeoutMs: number
+  readonly #rtcpIntervalMs: number
+  #udp: UdpPair[] = []
+  #udpReceived = false
+  #udpFirstDataTimer: NodeJS.Timeout | undefined
+  #rtcpTimer: NodeJS.Timeout | undefined
+  readonly #reception = new Map<number, Reception>()
   readonly #timeoutMs: number
   readonly #connectTimeoutMs: number
   readonly #noDataTimeoutMs: number
@@ -158,9 +234,17 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     super()
     const target = parseRtspUrl(opts.url)
     if (!target) throw new RtspError(`invalid RTSP URL: ${opts.url}`)
-    if (opts.transport !== undefined && opts.transport !== 'tcp') {
+    if (opts.transport !== undefined && opts.transport !== 'tcp' && opts.transport !== 'udp') {
       throw new RtspError(`unsupported transport ${String(opts.transport)}`)
     }
+    this.#transport = opts.transport ?? 'tcp'
+    const range = opts.udpPortRange
+    if (range && !(range[0] >= 1 && range[1] <= 65535 && range[1] - range[0] >= 1)) {
+      throw new RangeError(`invalid UDP port range ${range[0]}-${range[1]}`)
+    }
+    this.#udpPortRange = range
+    this.#udpFirstDataTimeoutMs = opts.udpFirstDataTimeoutMs ?? DEFAULT_UDP_FIRST_DATA_MS
+    this.#rtcpIntervalMs = opts.rtcpIntervalMs ?? DEFAULT_RTCP_INTERVAL_MS
     this.#target = target
     const username = opts.username ?? target.username
     const password = opts.password ?? target.password ?? ''
@@ -263,34 +347,13 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       if (!media) throw new RangeError(`no media section ${index} in the SDP`)
       const url = media.url ?? resolveControlUrl(base, media.control)
       const channel = k * 2
-      const res = await this.request('SETUP', url, { Transport: `RTP/AVP/TCP;unicast;interleaved=${channel}-${channel + 1}` })
-      this.#expectOk('SETUP', res, url)
-      const sessionHeader = res.headers.get('session')
-      if (sessionHeader) {
-        const parsed = parseSessionHeader(sessionHeader)
-        if (this.#session && this.#session.id !== parsed.id) {
-          throw new RtspProtocolError(`SETUP ${url}: server changed session id`)
-        }
-        this.#session = parsed
-      } else if (!this.#session) {
-        throw new RtspProtocolError(`SETUP ${url}: response has no Session header`)
-      }
-      const transport = parseTransportHeader(res.headers.get('transport') ?? '')
-      if (!transport.interleaved) {
-        throw new RtspProtocolError(`SETUP ${url}: server did not accept TCP interleaved transport`)
-      }
-      // The server may pick other channels than we asked for; its answer is what it will use.
-      const track: RtspTrack = {
-        index,
-        media,
-        url,
-        rtpChannel: transport.interleaved[0],
-        rtcpChannel: transport.interleaved[1],
-      }
-      if (transport.ssrc !== undefined) track.ssrc = transport.ssrc
+      const track =
+        this.#transport === 'udp' ? await this.#setupUdp(index, media, url, channel) : await this.#setupTcp(index, media, url, channel)
       this.#tracks.push(track)
-      this.#channels.set(track.rtpChannel, { track: index, rtcp: false })
-      this.#channels.set(track.rtcpChannel, { track: index, rtcp: true })
+      if (track.transport === 'tcp') {
+        this.#channels.set(track.rtpChannel, { track: index, rtcp: false })
+        this.#channels.set(track.rtcpChannel, { track: index, rtcp: true })
+      }
     }
     const session = this.#session!
     const playUrl = sdp.url ?? this.url
@@ -310,6 +373,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     }
     this.#state = 'playing'
     this.#startTimers(session)
+    this.#startUdp()
     const result: RtspPlayResult = { sessionId: session.id, sessionTimeout: session.timeout, tracks: [...this.#tracks] }
     const range = res.headers.get('range')
     if (range) result.range = range
@@ -317,11 +381,18 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
   }
 
   /**
-   * Sends an RTCP packet (e.g. a PLI from rtp/rtcp buildPli) on a track's RTCP channel.
-   * Returns false when not playing. Many cameras ignore feedback; GStreamer's server honours PLI.
+   * Sends an RTCP packet (e.g. a PLI from rtp/rtcp buildPli) on a track's RTCP channel, or over
+   * UDP to the server's RTCP port. Returns false when not playing (or the server announced no
+   * RTCP port). Many cameras ignore feedback; GStreamer's server honours PLI.
    */
   sendRtcp(trackIndex: number, packet: Buffer): boolean {
     const track = this.#tracks.find((t) => t.index === trackIndex)
+    if (track?.transport === 'udp') {
+      const pair = this.#udp.find((u) => u.track === trackIndex)
+      if (!pair?.peerPorts || this.#state !== 'playing') return false
+      this.#sendUdp(pair.rtcp, packet, pair.peerPorts[1], pair.peer)
+      return true
+    }
     const socket = this.#socket
     if (!track || !socket || socket.destroyed || this.#state !== 'playing') return false
     if (packet.length > 0xffff) throw new RangeError('RTCP packet too large for interleaved framing')
@@ -330,7 +401,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     return true
   }
 
-  /** TEARDOWN (best effort, short timeout) and socket destroyed. Idempotent. */
+  /** RTCP BYE over UDP, TEARDOWN (best effort, short timeout), sockets (TCP and UDP) closed. Idempotent. */
   close(): Promise<void> {
     if (this.#closePromise) return this.#closePromise
     this.#closePromise = this.#doClose()
@@ -343,6 +414,10 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     this.#stopTimers()
     if (hadSession) {
       const url = this.#sdp?.url ?? this.url
+      // RTCP BYE over UDP first (RFC 3550 §6.6); the sockets stay open until TEARDOWN is done.
+      for (const pair of this.#udp) {
+        if (pair.peerPorts) this.#sendUdp(pair.rtcp, Buffer.concat([this.#compoundRr(pair.track), buildBye(this.ssrc)]), pair.peerPorts[1], pair.peer)
+      }
       try {
         await this.#send('TEARDOWN', url, {}, undefined, { timeoutMs: Math.min(this.#timeoutMs, 1000), fatal: false })
       } catch {
@@ -350,6 +425,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       }
     }
     this.#destroySocket(new RtspConnectionError('client closed'))
+    this.#closeUdp()
     this.emit('close')
   }
 
@@ -360,7 +436,29 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     this.#closePromise = Promise.resolve()
     this.#stopTimers()
     this.#destroySocket(err)
+    this.#closeUdp()
     this.emit('close', err)
+  }
+
+  /**
+   * Like #fail for a failure that left the RTSP connection healthy (UDP media not arriving): the
+   * session is torn down first, or a UDP session would outlive the connection on the server and
+   * keep streaming into the void until its timeout. close() waits for it.
+   */
+  #failWithTeardown(err: Error): void {
+    if (this.#state === 'closed') return
+    const hadSession = this.#session !== undefined && this.#socket !== undefined && !this.#socket.destroyed
+    this.#state = 'closed'
+    this.#stopTimers()
+    this.#closeUdp()
+    const url = this.#sdp?.url ?? this.url
+    const teardown = hadSession
+      ? this.#send('TEARDOWN', url, {}, undefined, { timeoutMs: Math.min(this.#timeoutMs, 1000), fatal: false }).catch(() => undefined)
+      : Promise.resolve()
+    this.#closePromise = teardown.then(() => {
+      this.#destroySocket(err)
+      this.emit('close', err)
+    })
   }
 
   #destroySocket(err: Error): void {
@@ -567,15 +665,21 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       this.stats.malformedPackets++
       return
     }
+    this.#onMedia(ch.track, ch.rtcp, data)
+  }
+
+  #onMedia(track: number, rtcp: boolean, data: Buffer): void {
     try {
-      if (ch.rtcp) {
+      if (rtcp) {
         const packets = parseRtcp(data)
         this.stats.rtcpPackets++
-        this.emit('rtcp', ch.track, packets, data)
+        this.#noteRtcp(track, packets)
+        this.emit('rtcp', track, packets, data)
       } else {
         const packet = parseRtpPacket(data)
         this.stats.rtpPackets++
-        this.emit('rtp', ch.track, packet)
+        this.#noteRtp(track, packet)
+        this.emit('rtp', track, packet)
       }
     } catch (err) {
       if (!(err instanceof RtpParseError)) throw err
@@ -610,7 +714,8 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       this.#watchdogTimer = setInterval(() => {
         const idle = Date.now() - this.#lastDataAt
         if (idle > this.#noDataTimeoutMs) {
-          this.#fail(new RtspNoDataError(`${this.url}: no media data for ${idle} ms`))
+          if (this.#udp.length > 0 && !this.#udpReceived) this.#failWithTeardown(this.#udpNoDataError(idle))
+          else this.#fail(new RtspNoDataError(`${this.url}: no media data for ${idle} ms`))
         }
       }, tick)
     }
@@ -619,6 +724,10 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
   #stopTimers(): void {
     clearInterval(this.#keepAliveTimer)
     clearInterval(this.#watchdogTimer)
+    clearTimeout(this.#udpFirstDataTimer)
+    clearInterval(this.#rtcpTimer)
+    this.#udpFirstDataTimer = undefined
+    this.#rtcpTimer = undefined
     this.#keepAliveTimer = undefined
     this.#watchdogTimer = undefined
   }
@@ -638,5 +747,312 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       .finally(() => {
         this.#keepAliveInFlight = false
       })
+  }
+
+  // --- SETUP per transport ------------------------------------------------------------------------
+
+  #applySession(res: RtspResponse, url: string): void {
+    const sessionHeader = res.headers.get('session')
+    if (sessionHeader) {
+      const parsed = parseSessionHeader(sessionHeader)
+      if (this.#session && this.#session.id !== parsed.id) {
+        throw new RtspProtocolError(`SETUP ${url}: server changed session id`)
+      }
+      this.#session = parsed
+    } else if (!this.#session) {
+      throw new RtspProtocolError(`SETUP ${url}: response has no Session header`)
+    }
+  }
+
+  #tcpTrack(index: number, media: SdpMedia, url: string, res: RtspResponse): RtspTrack {
+    const transport = parseTransportHeader(res.headers.get('transport') ?? '')
+    if (!transport.interleaved) {
+      throw new RtspProtocolError(`SETUP ${url}: server did not accept TCP interleaved transport`)
+    }
+    // The server may pick other channels than we asked for; its answer is what it will use.
+    const track: RtspTrack = {
+      index,
+      media,
+      url,
+      transport: 'tcp',
+      rtpChannel: transport.interleaved[0],
+      rtcpChannel: transport.interleaved[1],
+    }
+    if (transport.ssrc !== undefined) track.ssrc = transport.ssrc
+    return track
+  }
+
+  async #setupTcp(index: number, media: SdpMedia, url: string, channel: number): Promise<RtspTrack> {
+    const res = await this.request('SETUP', url, { Transport: `RTP/AVP/TCP;unicast;interleaved=${channel}-${channel + 1}` })
+    this.#expectOk('SETUP', res, url)
+    this.#applySession(res, url)
+    return this.#tcpTrack(index, media, url, res)
+  }
+
+  async #setupUdp(index: number, media: SdpMedia, url: string, channel: number): Promise<RtspTrack> {
+    // Connected first: the camera's address decides the socket family and what we accept.
+    const socket = await this.#ensureConnected()
+    const peer = normalizeAddress(socket.remoteAddress ?? this.#target.host)
+    const family = net.isIPv6(peer) ? 'udp6' : 'udp4'
+    const bound = await bindPortPair(family, this.#udpPortRange)
+    let keep = false
+    try {
+      const [rtpPort, rtcpPort] = bound.ports
+      const res = await this.request('SETUP', url, { Transport: `RTP/AVP;unicast;client_port=${rtpPort}-${rtcpPort}` })
+      if (res.status === 461) return await this.#setupTcp(index, media, url, channel)
+      this.#expectOk('SETUP', res, url)
+      this.#applySession(res, url)
+      const transport = parseTransportHeader(res.headers.get('transport') ?? '')
+      // A server that answers a UDP request with interleaved channels gets what it chose.
+      if (transport.interleaved) return this.#tcpTrack(index, media, url, res)
+      if (/\/TCP$/i.test(transport.protocol) || transport.params['multicast'] !== undefined) {
+        throw new RtspProtocolError(`SETUP ${url}: server answered an unusable transport ${transport.protocol}`)
+      }
+      const sourceParam = transport.params['source']
+      const source = sourceParam && net.isIP(normalizeAddress(sourceParam)) ? normalizeAddress(sourceParam) : peer
+      const track: RtspTrack = { index, media, url, transport: 'udp', rtpChannel: -1, rtcpChannel: -1, clientPorts: bound.ports, source }
+      if (transport.serverPort) track.serverPorts = transport.serverPort
+      if (transport.ssrc !== undefined) track.ssrc = transport.ssrc
+      const pair: UdpPair = { track: index, rtp: bound.rtp, rtcp: bound.rtcp, ports: bound.ports, peer: source }
+      if (transport.serverPort) pair.peerPorts = transport.serverPort
+      pair.rtp.on('message', (msg, rinfo) => this.#onDatagram(pair, false, msg, rinfo))
+      pair.rtcp.on('message', (msg, rinfo) => this.#onDatagram(pair, true, msg, rinfo))
+      this.#udp.push(pair)
+      keep = true
+      return track
+    } finally {
+      if (!keep) closeQuietly(bound.rtp, bound.rtcp)
+    }
+  }
+
+  // --- UDP ----------------------------------------------------------------------------------------
+
+  #onDatagram(pair: UdpPair, rtcp: boolean, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.#state === 'closed') return
+    const port = pair.peerPorts?.[rtcp ? 1 : 0]
+    if (normalizeAddress(rinfo.address) !== pair.peer || (port !== undefined && rinfo.port !== port)) {
+      this.stats.udpIgnored++
+      return
+    }
+    this.#udpReceived = true
+    this.#lastDataAt = Date.now()
+    this.stats.bytes += msg.length
+    this.#onMedia(pair.track, rtcp, msg)
+  }
+
+  #startUdp(): void {
+    if (this.#udp.length === 0) return
+    // Opens NAT/firewall state towards the camera's ports (some cameras wait for a first
+    // packet): a header-only RTP packet and an empty receiver report, as ffmpeg does.
+    const punch = Buffer.alloc(12)
+    punch[0] = 0x80
+    for (const pair of this.#udp) {
+      if (!pair.peerPorts) continue
+      this.#sendUdp(pair.rtp, punch, pair.peerPorts[0], pair.peer, false)
+      this.#sendUdp(pair.rtcp, this.#compoundRr(pair.track), pair.peerPorts[1], pair.peer)
+    }
+    this.#rtcpTimer = setInterval(() => this.#sendReceiverReports(), this.#rtcpIntervalMs)
+    if (this.#udpFirstDataTimeoutMs > 0) {
+      this.#udpFirstDataTimer = setTimeout(() => {
+        if (!this.#udpReceived) this.#failWithTeardown(this.#udpNoDataError(this.#udpFirstDataTimeoutMs))
+      }, this.#udpFirstDataTimeoutMs)
+    }
+  }
+
+  #udpNoDataError(ms: number): RtspUdpUnavailableError {
+    const ports = this.#udp.map((u) => `${u.ports[0]}-${u.ports[1]}`).join(', ')
+    return new RtspUdpUnavailableError(
+      `${this.url}: nothing received over UDP (client ports ${ports}) within ${ms} ms after PLAY; a firewall may drop it, use TCP`,
+      'no-data',
+    )
+  }
+
+  #sendUdp(socket: dgram.Socket, buf: Buffer, port: number, address: string, rtcp = true): void {
+    try {
+      socket.send(buf, port, address)
+      if (rtcp) this.stats.rtcpSent++
+    } catch {
+      // Socket closed under us: close() is running.
+    }
+  }
+
+  #sendReceiverReports(): void {
+    if (this.#state !== 'playing') return
+    for (const pair of this.#udp) {
+      if (pair.peerPorts) this.#sendUdp(pair.rtcp, this.#compoundRr(pair.track), pair.peerPorts[1], pair.peer)
+    }
+  }
+
+  /** RR (with a report block once the track's SSRC is known) + SDES CNAME: a valid compound packet. */
+  #compoundRr(track: number): Buffer {
+    const blocks: RtcpReportBlock[] = []
+    const r = this.#reception.get(track)
+    if (r) {
+      const expected = r.maxSeq - r.baseSeq + 1
+      const lost = expected - r.received
+      const expectedInterval = expected - r.expectedPrior
+      const receivedInterval = r.received - r.receivedPrior
+      const lostInterval = expectedInterval - receivedInterval
+      r.expectedPrior = expected
+      r.receivedPrior = r.received
+      blocks.push({
+        ssrc: r.ssrc,
+        fractionLost: expectedInterval === 0 || lostInterval <= 0 ? 0 : Math.min(255, Math.floor((lostInterval * 256) / expectedInterval)),
+        cumulativeLost: Math.max(-0x800000, Math.min(0x7fffff, lost)),
+        highestSequence: r.maxSeq >>> 0,
+        jitter: Math.floor(r.jitter) >>> 0,
+        lastSr: r.lastSr,
+        delaySinceLastSr: r.lastSr === 0 ? 0 : Math.floor(((Date.now() - r.lastSrAt) * 65536) / 1000) >>> 0,
+      })
+    }
+    return Buffer.concat([buildReceiverReport(this.ssrc, blocks), buildSdesCname(this.ssrc, cname)])
+  }
+
+  #noteRtp(track: number, packet: RtpPacket): void {
+    let r = this.#reception.get(track)
+    if (!r || r.ssrc !== packet.ssrc) {
+      const unwrapper = new SequenceUnwrapper()
+      const seq = unwrapper.unwrap(packet.sequenceNumber)
+      const clockRate = this.#tracks.find((t) => t.index === track)?.media.clockRate ?? 90_000
+      r = { ssrc: packet.ssrc, unwrapper, baseSeq: seq, maxSeq: seq, received: 0, expectedPrior: 0, receivedPrior: 0, clockRate, jitter: 0, lastTransit: undefined, lastSr: 0, lastSrAt: 0 }
+      this.#reception.set(track, r)
+    }
+    const ext = r.unwrapper.unwrap(packet.sequenceNumber)
+    if (ext > r.maxSeq) r.maxSeq = ext
+    r.received++
+    // Interarrival jitter (RFC 3550 A.8) in RTP timestamp units.
+    const transit = Math.round((performance.now() * r.clockRate) / 1000) - packet.timestamp
+    if (r.lastTransit !== undefined) {
+      const d = Math.abs((transit - r.lastTransit) | 0)
+      r.jitter += (d - r.jitter) / 16
+    }
+    r.lastTransit = transit
+  }
+
+  #noteRtcp(track: number, packets: RtcpPacket[]): void {
+    const r = this.#reception.get(track)
+    if (!r) return
+    for (const p of packets) {
+      if (p.type === RtcpType.SR && 'ntpSeconds' in p && p.ssrc === r.ssrc) {
+        r.lastSr = (((p.ntpSeconds & 0xffff) << 16) | (p.ntpFraction >>> 16)) >>> 0
+        r.lastSrAt = Date.now()
+      }
+    }
+  }
+
+  #closeUdp(): void {
+    const pairs = this.#udp
+    this.#udp = []
+    for (const pair of pairs) closeQuietly(pair.rtp, pair.rtcp)
+  }
+}
+
+const cname = `sharpeyes-${randomInt(0, 0xffffffff).toString(16)}`
+
+function buildBye(ssrc: number): Buffer {
+  const buf = Buffer.alloc(8)
+  buf[0] = 0x81
+  buf[1] = RtcpType.BYE
+  buf.writeUInt16BE(1, 2)
+  buf.writeUInt32BE(ssrc >>> 0, 4)
+  return buf
+}
+
+/** SDES with one CNAME item (RFC 3550 §6.5), padded to a 32-bit boundary. */
+function buildSdesCname(ssrc: number, name: string): Buffer {
+  const text = Buffer.from(name, 'utf8').subarray(0, 255)
+  const itemLen = 4 + 2 + text.length + 1 // ssrc, type+len, text, END
+  const padded = Math.ceil(itemLen / 4) * 4
+  const buf = Buffer.alloc(4 + padded)
+  buf[0] = 0x81
+  buf[1] = RtcpType.SDES
+  buf.writeUInt16BE(buf.length / 4 - 1, 2)
+  buf.writeUInt32BE(ssrc >>> 0, 4)
+  buf[8] = 1 // CNAME
+  buf[9] = text.length
+  text.copy(buf, 10)
+  return buf
+}
+
+/** '::ffff:1.2.3.4' → '1.2.3.4', so a dual-stack socket's view compares with the RTSP peer's. */
+function normalizeAddress(address: string): string {
+  const a = address.trim().replace(/^\[|\]$/g, '')
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(a) ? a.slice(7) : a.toLowerCase()
+}
+
+function closeQuietly(...sockets: dgram.Socket[]): void {
+  for (const s of sockets) {
+    try {
+      s.close()
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function bindSocket(type: 'udp4' | 'udp6', port: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket({ type })
+    const onError = (err: Error): void => {
+      closeQuietly(socket)
+      reject(err)
+    }
+    socket.once('error', onError)
+    socket.bind({ port, exclusive: true }, () => {
+      socket.off('error', onError)
+      // Errors on a bound unconnected socket (e.g. a send to a vanished host) must not crash us.
+      socket.on('error', () => undefined)
+      resolve(socket)
+    })
+  })
+}
+
+/** An even RTP port and the next odd one for RTCP, from `range` or ephemeral ports. */
+async function bindPortPair(
+  type: 'udp4' | 'udp6',
+  range: [number, number] | undefined,
+): Promise<{ rtp: dgram.Socket; rtcp: dgram.Socket; ports: [number, number] }> {
+  const inUse = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+  const tryPair = async (port: number): Promise<{ rtp: dgram.Socket; rtcp: dgram.Socket; ports: [number, number] } | null> => {
+    let rtp: dgram.Socket
+    try {
+      rtp = await bindSocket(type, port)
+    } catch (err) {
+      if (inUse(err)) return null
+      throw err
+    }
+    const rtpPort = rtp.address().port
+    if (rtpPort % 2 !== 0) {
+      closeQuietly(rtp)
+      return null
+    }
+    try {
+      const rtcp = await bindSocket(type, rtpPort + 1)
+      return { rtp, rtcp, ports: [rtpPort, rtpPort + 1] }
+    } catch (err) {
+      closeQuietly(rtp)
+      if (inUse(err)) return null
+      throw err
+    }
+  }
+  try {
+    if (range) {
+      const first = range[0] + (range[0] % 2)
+      const pairs = Math.floor((range[1] - first - 1) / 2) + 1
+      if (pairs <= 0) throw new RangeError(`UDP port range ${range[0]}-${range[1]} holds no even/odd pair`)
+      const offset = randomInt(0, pairs)
+      for (let i = 0; i < pairs; i++) {
+        const got = await tryPair(first + 2 * ((offset + i) % pairs))
+        if (got) return got
+      }
+      throw new Error(`no free port pair in ${range[0]}-${range[1]}`)
+    }
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const got = await tryPair(0)
+      if (got) return got
+    }
+    throw new Error('no free ephemeral port pair after 64 attempts')
+  } catch (err) {
+    throw new RtspUdpUnavailableError(`cannot bind an RTP/RTCP UDP port pair: ${(err as Error).message}`, 'bind', { cause: err })
   }
 }

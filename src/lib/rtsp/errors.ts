@@ -68,3 +68,21 @@ export class RtspStatusError extends RtspError {
     super(`${method} ${url} failed: ${status} ${statusText}`)
   }
 }
+
+export type RtspUdpFailure = 'bind' | 'no-data'
+
+/**
+ * The UDP transport is unusable: no client port pair could be bound ('bind'), or nothing came
+ * from the camera over UDP in the window after PLAY ('no-data': a firewall or NAT in the way).
+ * The RTSP session itself may be fine: retry with `transport: 'tcp'`.
+ */
+export class RtspUdpUnavailableError extends RtspError {
+  override name = 'RtspUdpUnavailableError'
+  constructor(
+    message: string,
+    readonly reason: RtspUdpFailure,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}

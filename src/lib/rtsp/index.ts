@@ -16,7 +16,9 @@ export {
   RtspNoDataError,
   RtspProtocolError,
   RtspStatusError,
+  RtspUdpUnavailableError,
   type RtspTimeoutPhase,
+  type RtspUdpFailure,
 } from './errors.js'
 export { parseAuthenticate, RtspAuthenticator, type AuthChallenge } from './auth.js'
 export {
