@@ -52,7 +52,7 @@ export function createAlarmsAndCases(deps: {
   const { app, db, bus, org, config } = deps
   const log: FastifyBaseLogger = app.log
   const cases = new CasesService({ db, org, auth: deps.auth, registry: deps.registry, audit: deps.audit, bus, stream: deps.stream, settings: config.cases, snapshots: deps.snapshots ?? null })
-  const store = new AlarmStore(db)
+  const store = new AlarmStore(db, deps.registry)
   const ingest = new AlarmIngest({ db, store, cases, org, stream: deps.stream, bus, settings: config.alarms, metrics: deps.metrics })
   const alarms = new AlarmsService({ db, store, ingest, org, audit: deps.audit, cases, bus, pageSizeMax: config.cases.pageSizeMax })
   const offline = new OfflineWatcher({ bus, ingest, cases, store, delaySeconds: config.alarms.offlineCaseAfterSeconds, log: (err) => log.error({ err }, 'camera_offline case failed') })

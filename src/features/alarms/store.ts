@@ -101,6 +101,12 @@ export interface CameraRef {
   unitId: number
 }
 
+/** How alarms ask the registry which camera an event names (the registry implements it). */
+export interface CameraDirectory {
+  identityById(id: number): CameraRef | undefined
+  identityBySerial(serial: string): CameraRef | undefined
+}
+
 export class AlarmStore {
   readonly #db: Db
   readonly #insert
@@ -108,9 +114,9 @@ export class AlarmStore {
   readonly #setCase
   readonly #sourceByHash
   readonly #touchSource
-  readonly #cameraById
-  readonly #cameraBySerial
-  constructor(db: Db) {
+  readonly #cameras: CameraDirectory
+  constructor(db: Db, cameras: CameraDirectory) {
+    this.#cameras = cameras
     this.#db = db
     this.#insert = db.prepare(`INSERT INTO alarms (received_at, occurred_at, kind, origin, source_id, external_id, camera_id, unit_id, topic, payload, description, location, case_id, outcome)
       VALUES (@receivedAt, @occurredAt, @kind, @origin, @sourceId, @externalId, @cameraId, @unitId, @topic, @payload, @description, @location, @caseId, @outcome)`)
@@ -119,8 +125,6 @@ export class AlarmStore {
     this.#sourceByHash = db.prepare(`${SOURCE_SELECT} WHERE s.token_hash = ?`)
     this.#touchSource = db.prepare('UPDATE alarm_sources SET last_used_at = ? WHERE id = ?')
     // read-only lookups in the registry's table: the ingest path needs only id, name and unit
-    this.#cameraById = db.prepare('SELECT id, name, unit_id AS unitId FROM cameras WHERE id = ?')
-    this.#cameraBySerial = db.prepare('SELECT id, name, unit_id AS unitId FROM cameras WHERE serial = ?')
   }
 
   insert(a: NewAlarm): number {
@@ -167,11 +171,11 @@ export class AlarmStore {
   }
 
   camera(id: number): CameraRef | undefined {
-    return this.#cameraById.get(id) as CameraRef | undefined
+    return this.#cameras.identityById(id)
   }
 
   cameraBySerial(serial: string): CameraRef | undefined {
-    return this.#cameraBySerial.get(serial) as CameraRef | undefined
+    return this.#cameras.identityBySerial(serial)
   }
 
   // --- sources ------------------------------------------------------------------------------

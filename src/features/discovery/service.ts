@@ -212,7 +212,7 @@ export class DiscoveryService {
   constructor(deps: DiscoveryDeps) {
     this.settings = deps.settings
     this.policy = new AddressPolicy(deps.settings.allowedCidrs, deps.ownAddresses)
-    this.#store = new DiscoveryStore(deps.db)
+    this.#store = new DiscoveryStore(deps.db, deps.registry)
     this.#registry = deps.registry
     this.#org = deps.org
     this.#audit = deps.audit
@@ -602,7 +602,7 @@ export class DiscoveryService {
           this.#store.setSerial(candidateId, serial)
           this.#store.reconcile(this.#store.get(candidateId)!)
         }
-        const moved = originOf(bySerial.onvif_url) !== originOf(xaddr)
+        const moved = originOf(bySerial.onvifUrl) !== originOf(xaddr)
         throw this.#alreadyRegistered(actor, bySerial.id, moved ? 'moved' : 'registered')
       }
     }

@@ -41,8 +41,15 @@ export interface CandidateSighting {
 /** The registered camera a candidate matches, found without regard to scope (the caller filters). */
 export interface CameraMatch {
   id: number
-  onvif_url: string | null
-  unit_path: string
+  onvifUrl: string | null
+  unitPath: string
+}
+
+/** How discovery asks the registry which camera a device is (the registry implements it). */
+export interface RegisteredCameras {
+  identityByEndpointRef(...refs: string[]): CameraMatch | undefined
+  identityBySerial(serial: string): CameraMatch | undefined
+  identityByOnvifOrigin(origin: string): CameraMatch | undefined
 }
 
 export const endpointKey = (ref: string) => ref.trim().toLowerCase()
@@ -58,19 +65,18 @@ export function originOf(url: string | null | undefined): string | null {
 }
 
 /**
- * Candidates and discovery jobs. Matching against the registry reads the `cameras` table directly
- * (read-only, unscoped; the service decides what a caller may see of a match).
+ * Candidates and discovery jobs. Matching asks the registry (unscoped identity lookups); the
+ * service decides what a caller may see of a match.
  */
 export class DiscoveryStore {
   readonly #db: Db
   readonly #upsert
   readonly #byId
   readonly #setState
-  readonly #camByEndpoint
-  readonly #camBySerial
-  readonly #camByOrigin
-  constructor(db: Db) {
+  readonly #cameras: RegisteredCameras
+  constructor(db: Db, cameras: RegisteredCameras) {
     this.#db = db
+    this.#cameras = cameras
     this.#upsert = db.prepare(`INSERT INTO discovery_candidates (endpoint_key, endpoint_ref, address, xaddrs, scopes, name, location, hardware, types, source, first_seen, last_seen, scan_id)
       VALUES (@key, @endpointRef, @address, @xaddrs, @scopes, @name, @location, @hardware, @types, @source, @now, @now, @scanId)
       ON CONFLICT (endpoint_key) DO UPDATE SET endpoint_ref = excluded.endpoint_ref, address = excluded.address, xaddrs = excluded.xaddrs,
@@ -79,10 +85,6 @@ export class DiscoveryStore {
       RETURNING id`)
     this.#byId = db.prepare('SELECT * FROM discovery_candidates WHERE id = ?')
     this.#setState = db.prepare('UPDATE discovery_candidates SET state = ?, camera_id = ?, camera_address = ? WHERE id = ?')
-    const cam = 'SELECT c.id, c.onvif_url, u.path AS unit_path FROM cameras c JOIN units u ON u.id = c.unit_id'
-    this.#camByEndpoint = db.prepare(`${cam} WHERE c.endpoint_ref IN (?, ?) ORDER BY c.id LIMIT 1`)
-    this.#camBySerial = db.prepare(`${cam} WHERE c.serial = ?`)
-    this.#camByOrigin = db.prepare(`${cam} WHERE c.onvif_url >= ? AND c.onvif_url < ? ORDER BY c.id LIMIT 1`)
   }
 
   transaction<T>(fn: () => T): T {
@@ -137,15 +139,15 @@ export class DiscoveryStore {
   }
 
   cameraByEndpoint(ref: string): CameraMatch | undefined {
-    return this.#camByEndpoint.get(ref.trim(), endpointKey(ref)) as CameraMatch | undefined
+    return this.#cameras.identityByEndpointRef(ref.trim(), endpointKey(ref))
   }
 
   cameraBySerial(serial: string): CameraMatch | undefined {
-    return this.#camBySerial.get(serial) as CameraMatch | undefined
+    return this.#cameras.identityBySerial(serial)
   }
 
   cameraByOrigin(origin: string): CameraMatch | undefined {
-    return this.#camByOrigin.get(origin, origin.slice(0, -1) + '0') as CameraMatch | undefined
+    return this.#cameras.identityByOnvifOrigin(origin)
   }
 
   /**
@@ -159,7 +161,7 @@ export class DiscoveryStore {
     let state: CandidateState = 'new'
     let camera = this.cameraByEndpoint(row.endpoint_ref) ?? (serial ? this.cameraBySerial(serial) : undefined)
     if (camera) {
-      const at = originOf(camera.onvif_url)
+      const at = originOf(camera.onvifUrl)
       state = at === null || origins.includes(at) ? 'registered' : 'moved'
     } else {
       for (const o of origins) {
@@ -170,7 +172,7 @@ export class DiscoveryStore {
         }
       }
     }
-    const cameraAddress = state === 'moved' ? originOf(camera?.onvif_url) : null
+    const cameraAddress = state === 'moved' ? originOf(camera?.onvifUrl) : null
     if (row.state !== state || row.camera_id !== (camera?.id ?? null) || row.camera_address !== cameraAddress) {
       this.#setState.run(state, camera?.id ?? null, cameraAddress, row.id)
       row.state = state

@@ -1,4 +1,5 @@
 export { RegistryService, type ImportReport } from './service.js'
+export type { CameraIdentity } from './store.js'
 export { registryMigrations } from './migrations.js'
 export { registryRoutes } from './routes.js'
 export { CameraSchema, CameraKindSchema, CameraClassSchema, CameraStatusSchema } from './schemas.js'

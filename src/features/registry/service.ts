@@ -10,7 +10,7 @@ import type { OrgService, Unit } from '../org/index.js'
 import { applyCameraInput, CREDENTIALS_AAD, storedUriForm } from './apply.js'
 import { cameraToCsvLine, columnOfApiField, CSV_HEADER, decodeCsv, parseCsv, rowToInput } from './csv.js'
 import type { Camera, CameraCredentials, CameraFilter, CameraInput, CameraStatus } from './model.js'
-import { CameraStore, columnsOf, toCamera, type CameraColumns, type CameraRow } from './store.js'
+import { CameraStore, columnsOf, toCamera, type CameraColumns, type CameraIdentity, type CameraRow } from './store.js'
 
 export interface ImportReport {
   dryRun: boolean
@@ -124,6 +124,26 @@ export class RegistryService {
       this.#audit.record({ actor, action: 'camera.delete', target: { type: 'camera', id }, unitPath: row.unit_path, client, detail: { name: row.name, serial: row.serial } })
       this.#bus.emit('camera.deleted', { cameraId: id, unitId: row.unit_id })
     })
+  }
+
+  /**
+   * Unscoped identity lookups for system paths (alarm ingest, discovery matching): they answer
+   * "which camera is this?" so the caller can then apply the requester's scope itself.
+   */
+  identityById(id: number): CameraIdentity | undefined {
+    return this.#store.identityById(id)
+  }
+
+  identityBySerial(serial: string): CameraIdentity | undefined {
+    return this.#store.identityBySerial(serial)
+  }
+
+  identityByEndpointRef(...refs: string[]): CameraIdentity | undefined {
+    return this.#store.identityByEndpointRef(refs)
+  }
+
+  identityByOnvifOrigin(origin: string): CameraIdentity | undefined {
+    return this.#store.identityByOnvifOrigin(origin)
   }
 
   /** Health (system) records a camera's status; readers see it on the camera. */

@@ -143,6 +143,17 @@ function textSearch(q: string, params: Record<string, unknown>): { match: string
   return { match: phrases.length ? phrases.join(' ') : null, likes }
 }
 
+/** Who a camera is and where: what matching and routing need, without the rest of the row. */
+export interface CameraIdentity {
+  id: number
+  name: string
+  unitId: number
+  unitPath: string
+  onvifUrl: string | null
+}
+
+const IDENTITY = 'SELECT c.id, c.name, c.unit_id AS unitId, u.path AS unitPath, c.onvif_url AS onvifUrl FROM cameras c JOIN units u ON u.id = c.unit_id'
+
 export class CameraStore {
   readonly #db: Db
   readonly #getScoped
@@ -152,6 +163,10 @@ export class CameraStore {
   readonly #bySerial
   readonly #byOnvif
   readonly #countInUnit
+  readonly #identityById
+  readonly #identityBySerial
+  readonly #identityByEndpoint
+  readonly #identityByOnvifRange
   readonly #unitsInRange
   readonly #unitsTotal
   #setStatus: Statement | undefined
@@ -170,6 +185,10 @@ export class CameraStore {
     this.#bySerial = db.prepare(`${SELECT} WHERE c.serial = ?`)
     this.#byOnvif = db.prepare(`${SELECT} WHERE c.onvif_url = ? LIMIT 2`)
     this.#countInUnit = db.prepare('SELECT count(*) AS n FROM cameras WHERE unit_id = ?')
+    this.#identityById = db.prepare(`${IDENTITY} WHERE c.id = ?`)
+    this.#identityBySerial = db.prepare(`${IDENTITY} WHERE c.serial = ?`)
+    this.#identityByEndpoint = db.prepare(`${IDENTITY} WHERE c.endpoint_ref IN (SELECT value FROM json_each(?)) ORDER BY c.id LIMIT 1`)
+    this.#identityByOnvifRange = db.prepare(`${IDENTITY} WHERE c.onvif_url >= ? AND c.onvif_url < ? ORDER BY c.id LIMIT 1`)
   }
 
   get(scope: Scope, id: number): CameraRow | undefined {
@@ -259,6 +278,23 @@ export class CameraStore {
   setClockOffset(id: number, offsetMs: number | null): void {
     this.#setClockOffset ??= this.#db.prepare('UPDATE cameras SET clock_offset_ms = ? WHERE id = ?')
     this.#setClockOffset.run(offsetMs, id)
+  }
+
+  identityById(id: number): CameraIdentity | undefined {
+    return this.#identityById.get(id) as CameraIdentity | undefined
+  }
+
+  identityBySerial(serial: string): CameraIdentity | undefined {
+    return this.#identityBySerial.get(serial) as CameraIdentity | undefined
+  }
+
+  identityByEndpointRef(refs: string[]): CameraIdentity | undefined {
+    return this.#identityByEndpoint.get(JSON.stringify(refs)) as CameraIdentity | undefined
+  }
+
+  /** The first camera whose ONVIF address starts with `origin` (`http://host:port/`). */
+  identityByOnvifOrigin(origin: string): CameraIdentity | undefined {
+    return this.#identityByOnvifRange.get(origin, origin.slice(0, -1) + '0') as CameraIdentity | undefined
   }
 
   countInUnit(unitId: number): number {
