@@ -5,7 +5,7 @@ import type { EventBus } from '../../core/events.js'
 import { decodeCursor, encodeCursor } from '../../core/http/cursor.js'
 import { scopeOf, SYSTEM_SCOPE, type Principal, type Scope } from '../../core/scope.js'
 import type { AuditLog } from '../audit/index.js'
-import type { AuthService } from '../auth/index.js'
+import type { AuthService, PublicUser } from '../auth/index.js'
 import type { StreamPublisher } from '../events/index.js'
 import type { OrgService, Unit } from '../org/index.js'
 import type { RegistryService } from '../registry/index.js'
@@ -390,10 +390,15 @@ export class CasesService {
 
   /** The assignee must be an enabled user who can see the case: their unit is the case's unit or above it. */
   #assertAssignable(userId: number, casePath: string, field: string): void {
-    const u = this.#store.assignableUser(userId)
+    let u: PublicUser | undefined
+    try {
+      u = this.#auth.get(SYSTEM_SCOPE, userId)
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err
+    }
     if (!u || u.disabled) throw new UnprocessableError(`user ${userId} not found`, [{ field, message: 'no such user' }])
-    const path = u.unit_path ?? '/'
-    if (!casePath.startsWith(path)) throw new UnprocessableError(`user ${u.username} cannot see this case`, [{ field, message: 'the user must belong to the case unit or a unit above it' }])
+    const path = u.unitId === null ? '/' : this.#org.getUnscoped(u.unitId)?.path
+    if (path === undefined || !casePath.startsWith(path)) throw new UnprocessableError(`user ${u.username} cannot see this case`, [{ field, message: 'the user must belong to the case unit or a unit above it' }])
   }
 
   #summary(r: CaseRow): Record<string, unknown> {

@@ -223,11 +223,6 @@ export class CaseStore {
     return this.#db.prepare(`${SELECT} WHERE c.overdue_notified = 0 AND c.state IN (${UNRESOLVED_SQL}) AND ${OVERDUE_SQL} LIMIT @limit`).all({ now, limit }) as CaseRow[]
   }
 
-  /** A user who may be assigned a case of the unit at `unitPath`: enabled, and able to see the case. */
-  assignableUser(id: number): { id: number; username: string; display_name: string; disabled: number; unit_path: string | null } | undefined {
-    return this.#db.prepare('SELECT users.id, users.username, users.display_name, users.disabled, units.path AS unit_path FROM users LEFT JOIN units ON units.id = users.unit_id WHERE users.id = ?').get(id) as never
-  }
-
   /** Cases opened in [from, to) in the subtree, counted by kind. */
   countByKind(path: string, from: string, to: string): Record<string, number> {
     const { lo, hi } = subtreeRange(path)
