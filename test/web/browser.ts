@@ -2,26 +2,15 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from '../support/chromium.js'
 import { projectRoot } from '../../src/core/paths.js'
 import { DEMO_PASSWORD, startTestGateway, type StartOptions, type TestGateway } from '../support/gateway.js'
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--autoplay-policy=no-user-gesture-required',
-]
+export { CHROMIUM_PATH as CHROMIUM, CHROMIUM_ARGS } from '../support/chromium.js'
 
 export async function launchBrowser(t?: Test): Promise<Browser> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true })
+  const browser = await launchChromium()
   t?.teardown(() => browser.close())
   return browser
 }

@@ -1,20 +1,8 @@
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from '../../support/chromium.js'
 import type { Test } from 'tap'
 
 /** Headless Chromium driven by playwright-core, doing WHEP against the gateway (test helper). */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  // Host candidates as IP addresses, not mDNS .local names werift cannot resolve.
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--autoplay-policy=no-user-gesture-required',
-]
 
 export interface WhepStats {
   framesDecoded: number
@@ -41,7 +29,7 @@ export interface WhepPage {
 }
 
 export async function launchBrowser(t: Test): Promise<Browser> {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true })
+  const browser = await launchChromium()
   t.teardown(() => browser.close())
   return browser
 }
