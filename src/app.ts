@@ -11,7 +11,7 @@ import { installProblemHandlers } from './core/http/problem.js'
 import { installValidators } from './core/http/validation.js'
 import { createMetrics } from './core/metrics.js'
 import { projectRoot } from './core/paths.js'
-import { redact } from './core/redact.js'
+import { redact, redactRequestUrl } from './core/redact.js'
 import { loadSymmetricKey } from './core/secrets.js'
 import { AuditLog, auditMigrations, auditRoutes } from './features/audit/index.js'
 import { AuthService, authMigrations, authRoutes, createGuard } from './features/auth/index.js'
@@ -19,11 +19,21 @@ import { seedDemo, type DemoSummary } from './features/demo/index.js'
 import { opsRoutes } from './features/ops/index.js'
 import { OrgService, orgMigrations, orgRoutes } from './features/org/index.js'
 import { RegistryService, registryMigrations, registryRoutes } from './features/registry/index.js'
+import { MediaService, mediaRoutes } from './features/media/index.js'
+import { WallService, wallMigrations, wallRoutes } from './features/wall/index.js'
+import { webRoutes } from './features/web/index.js'
+import { HealthService, healthMigrations, healthRoutes, liveStateFrom } from './features/health/index.js'
+import { EventStreamService, eventRoutes, eventsMigrations } from './features/events/index.js'
+import { caseRoutes, casesMigrations, type CasesService } from './features/cases/index.js'
+import { alarmRoutes, alarmsMigrations, createAlarmsAndCases, snapshotSourceFrom, type AlarmIngest, type AlarmsService } from './features/alarms/index.js'
+import { DiscoveryService, discoveryMigrations, discoveryRoutes } from './features/discovery/index.js'
+import { PtzService, ptzRoutes } from './features/ptz/index.js'
+import { createRecordings, recordingsMigrations, type ExportService, type RecordingService } from './features/recordings/index.js'
 
 export const VERSION: string = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version
 
 /** Schema changes in dependency order: a feature's tables may reference only those before it. */
-const MIGRATIONS: Migration[][] = [auditMigrations, orgMigrations, authMigrations, registryMigrations]
+const MIGRATIONS: Migration[][] = [auditMigrations, orgMigrations, authMigrations, registryMigrations, wallMigrations, eventsMigrations, casesMigrations, alarmsMigrations, healthMigrations, discoveryMigrations, recordingsMigrations]
 
 export interface GatewayServices {
   db: Db
@@ -32,6 +42,15 @@ export interface GatewayServices {
   org: OrgService
   auth: AuthService
   registry: RegistryService
+  media: MediaService
+  stream: EventStreamService
+  cases: CasesService
+  alarms: AlarmsService
+  ingest: AlarmIngest
+  discovery: DiscoveryService
+  health: HealthService
+  recordings: RecordingService
+  evidence: ExportService
 }
 
 export interface Gateway {
@@ -49,7 +68,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger']
 }
 
-function loggerOptions(config: GatewayConfig): FastifyServerOptions['logger'] {
+/** The production logger settings (redaction, serializers); tests add a `stream` to capture lines. */
+export function loggerOptions(config: GatewayConfig): FastifyServerOptions['logger'] {
   return {
     level: config.log.level,
     // Credentials must never reach a log line: headers, bodies and any URL carrying user:pass@.
@@ -58,8 +78,12 @@ function loggerOptions(config: GatewayConfig): FastifyServerOptions['logger'] {
       censor: '***',
     },
     serializers: {
-      req: (req: { method: string; url: string; ip?: string; id?: string }) => ({ method: req.method, url: redact(req.url), remoteAddress: req.ip }),
-      err: ((err: Error) => ({ type: err.name, message: redact(err.message), stack: err.stack ? redact(err.stack) : '' })) as never,
+      req: (req: { method: string; url: string; ip?: string; id?: string }) => ({ method: req.method, url: redactRequestUrl(req.url), remoteAddress: req.ip }),
+      // Callers sometimes log a message string or a non-Error under `err`: never let the serializer throw.
+      err: ((err: unknown) =>
+        err instanceof Error
+          ? { type: err.name, message: redact(err.message), stack: err.stack ? redact(err.stack) : '' }
+          : { type: typeof err, message: redact(typeof err === 'string' ? err : JSON.stringify(err) ?? String(err)) }) as never,
     },
   }
 }
@@ -95,6 +119,17 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   const auth = new AuthService({ db, audit, org, settings: config.auth, sessionKey })
   const registry = new RegistryService({ db, org, audit, bus, box, settings: config.registry })
   const guard = createGuard(auth)
+  const media = new MediaService({ registry, audit, org, bus, settings: config.media, metrics: metrics.registry, log: app.log })
+  app.addHook('onClose', async () => media.close())
+  const health = new HealthService({ db, registry, org, bus, settings: config.health, metrics: metrics.registry, log: app.log, live: liveStateFrom(media) })
+  app.addHook('onClose', async () => health.close())
+  const wall = new WallService({ db, org, registry, audit })
+  const stream = new EventStreamService(db)
+  const { cases, alarms, ingest, safetyIndex } = createAlarmsAndCases({ app, db, bus, org, auth, registry, audit, stream, config, metrics: metrics.registry, snapshots: snapshotSourceFrom(media) })
+  const discovery = new DiscoveryService({ db, registry, org, audit, settings: config.discovery, log: app.log })
+  app.addHook('onClose', async () => discovery.close())
+  const ptz = new PtzService({ registry, audit, org, policy: discovery.policy, timeoutMs: config.discovery.onvifTimeoutMs })
+  const { recordings, exports: evidence, routes: recordingsPlugin } = await createRecordings({ app, db, bus, config, env, registry, org, audit, media, stream, cases, ingest, guard, version: VERSION })
 
   const sessionSweep = setInterval(() => auth.purgeSessions(), 60 * 60_000)
   sessionSweep.unref()
@@ -121,6 +156,17 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
     ['/api', orgRoutes({ org, guard })],
     ['/api', registryRoutes({ registry, guard, importBodyLimitBytes: config.http.importBodyLimitBytes })],
     ['/api', auditRoutes({ audit, guard })],
+    ['/api', mediaRoutes({ media, guard })],
+    ['/api', wallRoutes({ wall, guard })],
+    ['/api', eventRoutes({ stream, guard, heartbeatSeconds: config.events.heartbeatSeconds })],
+    ['/api', caseRoutes({ cases, safetyIndex, guard })],
+    ['/api', alarmRoutes({ alarms, guard })],
+    ['/api', discoveryRoutes({ discovery, guard })],
+    ['/api', ptzRoutes({ ptz, guard })],
+    ['/api', healthRoutes({ health, registry, guard })],
+    ['/api', recordingsPlugin],
+    // last: the web application answers every other GET (SPA fallback)
+    ['', webRoutes({ distDir: join(projectRoot, 'web', 'dist') })],
   ]
   for (const [prefix, plugin] of routes) await app.register(plugin, { prefix })
 
@@ -128,10 +174,11 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   const firstAdmin = await auth.ensureFirstAdmin(env.GW_ADMIN_PASSWORD)
   const demo = config.demo ? await seedDemo({ org, auth, registry }) : null
 
+  media.start()
   await app.ready()
   return {
     app,
-    services: { db, bus, audit, org, auth, registry },
+    services: { db, bus, audit, org, auth, registry, media, stream, cases, alarms, ingest, health, discovery, recordings, evidence },
     config,
     firstAdmin,
     demo,

@@ -9,8 +9,10 @@ import { ConfigError } from './core/errors.js'
  *   serve            run the gateway (default)
  *   check-config     load and validate the configuration, print it (no secrets), exit 0/78
  *   audit-verify     verify the audit hash chain of the local database, exit 0 when intact
+ *   verify <export.zip> [--public-key <pem>]
+ *                    check an evidence export against its signed manifest, exit 0 when intact
  */
-const USAGE = `usage: sharp-eyes-gateway [serve | check-config | audit-verify | help]`
+const USAGE = `usage: sharp-eyes-gateway [serve | check-config | audit-verify | verify <export.zip> [--public-key <pem>] | help]`
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'serve'] = argv
@@ -37,6 +39,10 @@ async function main(argv: string[]): Promise<number> {
       } finally {
         db.close()
       }
+    }
+    case 'verify': {
+      const { runVerify } = await import('./features/recordings/cli.js')
+      return runVerify(argv.slice(1))
     }
     case 'help':
     case '--help':

@@ -45,6 +45,7 @@ export async function runServer(): Promise<void> {
 
   const address = await app.listen({ host: config.http.host, port: config.http.port })
   app.log.info(`Sharp Eyes Gateway listening on ${address} (API docs at /docs)`)
+  if (config.health.enabled) gateway.services.health.start()
   if (process.stdout.isTTY) process.stdout.write(`  Open http://localhost:${config.http.port}/ — API docs at /docs\n`)
 }
 

@@ -11,6 +11,10 @@ import { projectRoot } from './paths.js'
  * then GW_* environment variables (one per leaf key: http.port → GW_HTTP_PORT). Validated once at
  * start-up; a bad value stops start-up with a message naming the key.
  */
+const deadlineSchema = () => Type.Object({ acknowledgeMinutes: Type.Number(), resolveMinutes: Type.Number() })
+/** Mirrors ALARM_KINDS of the alarms feature (core must not import features). */
+const ALARM_KIND_NAMES = ['motion', 'tamper', 'video_loss', 'line_crossing', 'intrusion', 'one_button_alarm', 'one_button_help', 'io_input', 'camera_offline', 'other'] as const
+
 const LogLevel = Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { description: 'fatal | error | warn | info | debug | trace | silent' })
 
 export const ConfigSchema = Type.Object(
@@ -41,6 +45,146 @@ export const ConfigSchema = Type.Object(
       {
         importMaxRows: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
         pageSizeMax: Type.Integer({ minimum: 1, maximum: 1000 }),
+      },
+      { additionalProperties: false },
+    ),
+    alarms: Type.Object(
+      {
+        debounceSeconds: Type.Integer({ minimum: 0, maximum: 86_400 }),
+        offlineCaseAfterSeconds: Type.Number({ minimum: 0, maximum: 7 * 86_400 }),
+        ratePerCameraPerSecond: Type.Number({ minimum: 0.01, maximum: 10_000 }),
+        burstPerCamera: Type.Integer({ minimum: 1, maximum: 100_000 }),
+        batchWindowMs: Type.Integer({ minimum: 0, maximum: 1000 }),
+        pullPoint: Type.Boolean({ description: 'subscribe to ONVIF events of every enabled camera that has them' }),
+        pullPointTerminationSeconds: Type.Integer({ minimum: 10, maximum: 86_400 }),
+      },
+      { additionalProperties: false },
+    ),
+    cases: Type.Object(
+      {
+        deadlines: Type.Object(
+          Object.fromEntries(
+            ['urgent', 'high', 'normal', 'low'].map((p) => [
+              p,
+              Type.Object({ acknowledgeMinutes: Type.Number({ minimum: 0.01 }), resolveMinutes: Type.Number({ minimum: 0.01 }) }, { additionalProperties: false }),
+            ]),
+          ) as Record<'urgent' | 'high' | 'normal' | 'low', ReturnType<typeof deadlineSchema>>,
+          { additionalProperties: false },
+        ),
+        overdueSweepSeconds: Type.Number({ minimum: 0.05, maximum: 3600 }),
+        pageSizeMax: Type.Integer({ minimum: 1, maximum: 1000 }),
+      },
+      { additionalProperties: false },
+    ),
+    events: Type.Object(
+      {
+        retentionDays: Type.Number({ minimum: 0.001, maximum: 3650 }),
+        maxRows: Type.Integer({ minimum: 100, maximum: 100_000_000 }),
+        heartbeatSeconds: Type.Number({ minimum: 0.1, maximum: 300 }),
+        pruneIntervalSeconds: Type.Number({ minimum: 1, maximum: 86_400 }),
+      },
+      { additionalProperties: false },
+    ),
+    safetyIndex: Type.Object(
+      {
+        weights: Type.Object(
+          Object.fromEntries(ALARM_KIND_NAMES.map((k) => [k, Type.Number({ minimum: 0, maximum: 1000 })])) as Record<(typeof ALARM_KIND_NAMES)[number], ReturnType<typeof Type.Number>>,
+          { additionalProperties: false },
+        ),
+        thresholds: Type.Object(
+          { blue: Type.Number(), orange: Type.Number(), red: Type.Number() },
+          { additionalProperties: false, description: 'score ≥ blue → green, ≥ orange → blue, ≥ red → orange, below red → red' },
+        ),
+        supervisionRedMonths: Type.Integer({ minimum: 1, maximum: 24 }),
+      },
+      { additionalProperties: false },
+    ),
+    discovery: Type.Object(
+      {
+        multicastInterfaces: Type.Array(Type.String({ pattern: '^[0-9]{1,3}(\.[0-9]{1,3}){3}$' }), { description: 'IPv4 addresses of the interfaces multicast probes leave from; none by default' }),
+        allowedCidrs: Type.Array(Type.String({ minLength: 1 }), { description: 'camera addresses must fall in one of these IPv4 ranges' }),
+        probeRepeats: Type.Integer({ minimum: 1, maximum: 10 }),
+        probeJitterMs: Type.Integer({ minimum: 0, maximum: 5000 }),
+        probeWindowMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
+        sweepRatePps: Type.Integer({ minimum: 1, maximum: 10_000 }),
+        sweepConcurrency: Type.Integer({ minimum: 1, maximum: 4096 }),
+        sweepPerHostTimeoutMs: Type.Integer({ minimum: 10, maximum: 10_000 }),
+        sweepWindowMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
+        onvifTimeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
+        interrogateConcurrency: Type.Integer({ minimum: 1, maximum: 256 }),
+        maxRunningScans: Type.Integer({ minimum: 1, maximum: 64 }),
+      },
+      { additionalProperties: false },
+    ),
+    health: Type.Object(
+      {
+        enabled: Type.Boolean({ description: 'run periodic health sweeps (the server starts them; tests only when asked)' }),
+        intervalSeconds: Type.Number({ minimum: 1, maximum: 86_400 }),
+        jitterSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
+        concurrency: Type.Integer({ minimum: 1, maximum: 10_000 }),
+        checkTimeoutSeconds: Type.Number({ minimum: 0.2, maximum: 120 }),
+        offlineAfterFailures: Type.Integer({ minimum: 1, maximum: 100 }),
+        clockDriftThresholdSeconds: Type.Number({ minimum: 0, maximum: 86_400 }),
+        snapshotEveryChecks: Type.Integer({ minimum: 1, maximum: 10_000 }),
+        frozenAfterChecks: Type.Integer({ minimum: 2, maximum: 1000 }),
+        snapshotMaxBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
+        writeBatchSize: Type.Integer({ minimum: 1, maximum: 100_000 }),
+        sweepPaceMs: Type.Number({ minimum: 0, maximum: 10_000 }),
+        historyDays: Type.Number({ minimum: 1, maximum: 3650 }),
+        bucketUtcOffsetMinutes: Type.Integer({ minimum: -720, maximum: 840 }),
+      },
+      { additionalProperties: false },
+    ),
+    media: Type.Object(
+      {
+        idleTimeoutSeconds: Type.Number({ minimum: 0, maximum: 3600, description: 'an upstream with no viewer stops after this long' }),
+        stallTimeoutSeconds: Type.Number({ minimum: 1, maximum: 300, description: 'an upstream that delivers no frame for this long is restarted' }),
+        backoffMinMs: Type.Integer({ minimum: 10, maximum: 60_000 }),
+        backoffMaxMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+        gopCacheBytes: Type.Integer({ minimum: 0, maximum: 256 * 1024 * 1024 }),
+        keyframeRequestMinIntervalMs: Type.Integer({ minimum: 0, maximum: 60_000 }),
+        rtspTransport: Type.Union([Type.Literal('tcp'), Type.Literal('udp')], { description: 'tcp | udp' }),
+        rtspUdpPortMin: Type.Integer({ minimum: 0, maximum: 65535, description: 'UDP client port range start; 0: ephemeral ports' }),
+        rtspUdpPortMax: Type.Integer({ minimum: 0, maximum: 65535 }),
+        rtspUdpTimeoutSeconds: Type.Number({ minimum: 0.2, maximum: 60, description: 'no UDP media this long after PLAY: fall back to TCP' }),
+        rtspTimeoutSeconds: Type.Number({ minimum: 1, maximum: 120 }),
+        preload: Type.Array(Type.String({ pattern: '^[1-9][0-9]*(:(main|sub))?$' }), { description: 'camera ids (id or id:sub) kept streaming' }),
+        ffmpegPath: Type.String({ minLength: 1 }),
+        demoFontFile: Type.String(),
+        snapshotTimeoutSeconds: Type.Number({ minimum: 1, maximum: 120 }),
+        ice: Type.Object(
+          {
+            announcedAddresses: Type.Array(Type.String()),
+            bindAddress: Type.String(),
+            stunUrls: Type.Array(Type.String()),
+            turnUrls: Type.Array(Type.String()),
+            turnUsername: Type.String(),
+            turnCredential: Type.String(),
+            portMin: Type.Integer({ minimum: 0, maximum: 65535 }),
+            portMax: Type.Integer({ minimum: 0, maximum: 65535 }),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    recordings: Type.Object(
+      {
+        root: Type.String({ description: 'recording root; empty: <dataDir>/recordings' }),
+        segmentSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
+        gapToleranceMs: Type.Integer({ minimum: 0, maximum: 60_000 }),
+        preSecondsDefault: Type.Integer({ minimum: 0, maximum: 300 }),
+        postSecondsDefault: Type.Integer({ minimum: 0, maximum: 3600 }),
+        retentionDays: Type.Number({ minimum: 0.0001, maximum: 36500 }),
+        evidenceRetentionDays: Type.Number({ minimum: 0, maximum: 36500 }),
+        freeSpaceFloorMb: Type.Integer({ minimum: 0 }),
+        maxBytes: Type.Integer({ minimum: 0, description: 'quota of the recording root; 0: none' }),
+        guardIntervalSeconds: Type.Number({ minimum: 0.1, maximum: 3600 }),
+        exportRetentionDays: Type.Number({ minimum: 0, maximum: 36500 }),
+        exportConcurrency: Type.Integer({ minimum: 1, maximum: 16 }),
+        exportMaxHours: Type.Number({ minimum: 0.01, maximum: 168 }),
+        verifyUploadMaxBytes: Type.Integer({ minimum: 1024, maximum: 4294967295 }),
+        ffprobePath: Type.String({ minLength: 1 }),
       },
       { additionalProperties: false },
     ),

@@ -13,6 +13,10 @@ export interface GatewayEvents {
   'camera.online': { cameraId: number; unitId: number; at: string }
   'camera.offline': { cameraId: number; unitId: number; at: string; reasons: string[] }
   'camera.degraded': { cameraId: number; unitId: number; at: string; reasons: string[] }
+  'alarm.received': { alarmId: number; kind: string; cameraId: number | null; unitId: number; caseId: number | null }
+  'case.opened': { caseId: number; number: string; kind: string; priority: string; unitId: number }
+  'case.transition': { caseId: number; from: string; to: string; unitId: number }
+  'case.escalated': { caseId: number; fromUnitId: number; toUnitId: number }
 }
 
 export class EventBus {

@@ -42,3 +42,13 @@ t.test('request URLs are decoded before redaction, so encoded secrets are caught
   t.equal(redactRequestUrl('/bad%E0%A4%A?u=rtsp%3A%2F%2Fa%3AHik12345%40h%2F'), '/bad%E0%A4%A?u=rtsp://***@h/', 'even beside a malformed escape')
   t.equal(redactRequestUrl('/api/cameras?q=%E6%B9%96%E6%BB%A8'), '/api/cameras?q=湖滨')
 })
+
+t.test('the production log serializer takes non-Error values under err without throwing', async (t) => {
+  const { loggerOptions } = await import('../../src/app.js')
+  const { loadConfig } = await import('../../src/core/config.js')
+  const options = loggerOptions(loadConfig({ env: {} })) as { serializers: { err: (e: unknown) => { message: string } } }
+  t.equal(options.serializers.err('rtsp://admin:secret@10.0.0.9/stream failed').message.includes('secret'), false)
+  t.equal(options.serializers.err({ code: 'ECONNRESET' }).message, '{"code":"ECONNRESET"}')
+  t.equal(options.serializers.err(undefined).message, 'undefined')
+  t.equal(options.serializers.err(new Error('boom')).message, 'boom')
+})

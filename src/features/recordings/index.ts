@@ -1,0 +1,7 @@
+export { RecordingService, type RecordingSettings, type UpstreamSource, type CaseLookup, type StorageAlarm } from './service.js'
+export { ExportService, type CaseLink } from './exports.js'
+export { recordingsMigrations } from './migrations.js'
+export { recordingRoutes } from './routes.js'
+export { loadEvidenceKey, publicKeyFromPem, type EvidenceKey } from './signing.js'
+export { verifyExportZip, type VerifyReport } from './verify.js'
+export { createRecordings } from './setup.js'
