@@ -3,7 +3,8 @@
 # present are skipped, so a second run costs one dpkg query.
 #   ffmpeg                         demo sources, recording, transcoding fallback
 #   gstreamer + gst-rtsp-server    the real RTSP server the tests stream from (python3-gi binding);
-#                                  gstreamer1.0-x carries the pango clockoverlay/timeoverlay it draws
+#                                  gstreamer1.0-x carries the pango clockoverlay/timeoverlay it draws;
+#                                  python3-gi-cairo lets it draw the machine-readable time stamp (bench/relay)
 #   chromium                       headless browser for WebRTC and UI tests (driven by playwright-core)
 set -euo pipefail
 
@@ -11,7 +12,7 @@ packages=(
   ffmpeg
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi python3-gst-1.0 gstreamer1.0-x
+  gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi python3-gst-1.0 gstreamer1.0-x python3-gi-cairo
   chromium fonts-noto-cjk iproute2
 )
 if [ "${1:-}" = "--with-janus" ]; then packages+=(janus); fi

@@ -19,8 +19,16 @@ readiness and count upstream sessions:
 Errors go to stderr. SIGTERM/SIGINT (or EOF on stdin with --exit-on-stdin-eof) exit with status 0.
 
 Mounts: --mount PATH[:key=value,...] may be repeated; keys override the global encoding options
-for that mount: width, height, fps, bitrate, gop, slices, config_interval, codec (h264|h265).
+for that mount: width, height, fps, bitrate, gop, slices, config_interval, codec (h264|h265),
+stamp (1: draw the wall-clock time of each frame as a machine-readable strip, see STAMP below).
+protocols (all|tcp|udp: lower transports offered; tcp answers a UDP SETUP with 461).
+RTCP from clients is printed as RTCP_RECEIVED mount=<path> types=<pt[/fmt],...> (201 RR, 206/1 PLI).
 Example: --mount /main --mount /sub:width=320,height=240,fps=10
+
+STAMP (stamp=1, needs python3-gi-cairo): a strip of 34 square blocks along the top edge, block
+size = height // 24 px: block 0 white, block 1 black (sync), then blocks 2..33 the low 32 bits of
+the wall-clock time in milliseconds (Unix epoch) when the frame was drawn, most significant bit
+first, white = 1. A reader samples each block's centre and thresholds luma at 50%.
 """
 
 import argparse
@@ -55,7 +63,11 @@ MOUNT_KEYS = {
     "slices": int,
     "config_interval": int,
     "codec": str,
+    "stamp": int,
+    "protocols": str,
 }
+
+STAMP_BITS = 32
 
 
 def parse_mount(spec, defaults):
@@ -72,6 +84,8 @@ def parse_mount(spec, defaults):
             conf[key] = MOUNT_KEYS[key](value.strip())
     if conf["codec"] not in ("h264", "h265"):
         fail("codec must be h264 or h265")
+    if conf["protocols"] not in ("all", "tcp", "udp"):
+        fail("protocols must be all, tcp or udp")
     return path, conf
 
 
@@ -86,8 +100,12 @@ def build_launch(conf):
     if has_element("clockoverlay") and has_element("timeoverlay"):
         parts.append("clockoverlay time-format=\"%H:%M:%S\" halignment=right valignment=top font-desc=\"Sans 24\"")
         parts.append("timeoverlay halignment=left valignment=bottom font-desc=\"Sans 24\"")
-    else:
+    elif not conf.get("stamp"):
         sys.stderr.write("rtsp-test-server: clockoverlay missing (install gstreamer1.0-x), no clock drawn\n")
+    if conf.get("stamp"):
+        # Drawn last before encoding, so the stamp is as close to "glass" as this source gets.
+        parts.append("videoconvert")
+        parts.append("cairooverlay name=stamp")
     # 4:2:0 explicitly: x265enc accepts 4:4:4 too and negotiation would pick it (Main 4:4:4 / RExt),
     # which neither browsers nor cameras use.
     parts.append("videoconvert")
@@ -135,6 +153,24 @@ def build_launch(conf):
     return "( " + " ! ".join(parts) + " )"
 
 
+def draw_stamp(overlay, ctx, _timestamp, _duration):
+    """cairooverlay draw callback: the wall-clock ms of this frame as a block strip (STAMP)."""
+    import time
+
+    size = max(8, (STAMP_SIZE.get("h") or 720) // 24)
+    ms = int(time.time() * 1000) & 0xFFFFFFFF
+    bits = [1, 0] + [(ms >> (STAMP_BITS - 1 - i)) & 1 for i in range(STAMP_BITS)]
+    for i, bit in enumerate(bits):
+        v = 1.0 if bit else 0.0
+        ctx.set_source_rgb(v, v, v)
+        ctx.rectangle(i * size, 0, size, size)
+        ctx.fill()
+
+
+# Frame height of the stamped mount (cairooverlay's draw signal does not carry the caps).
+STAMP_SIZE = {}
+
+
 class Server:
     def __init__(self, args):
         self.args = args
@@ -157,14 +193,23 @@ class Server:
             "slices": args.slices,
             "config_interval": args.config_interval,
             "codec": "h265" if args.h265 else "h264",
+            "stamp": 0,
+            "protocols": "all",
         }
         mounts = self.server.get_mount_points()
         specs = args.mount or ["/test"]
         for spec in specs:
             path, conf = parse_mount(spec, defaults)
+            if conf.get("stamp"):
+                STAMP_SIZE["h"] = conf["height"]
             factory = GstRtspServer.RTSPMediaFactory()
             factory.set_launch(build_launch(conf))
             factory.set_shared(True)
+            if conf["protocols"] == "tcp":
+                # UDP SETUPs are answered 461 Unsupported Transport.
+                factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
+            elif conf["protocols"] == "udp":
+                factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP)
             factory.connect("media-configure", self.on_media_configure, path)
             if args.user is not None:
                 factory.set_permissions(self.permissions())
@@ -201,8 +246,31 @@ class Server:
         self.server.get_session_pool().cleanup()
         return True
 
-    def on_media_configure(self, _factory, _media, path):
+    def on_media_configure(self, _factory, media, path):
+        stamp = media.get_element().get_by_name("stamp")
+        if stamp is not None:
+            stamp.connect("draw", draw_stamp)
         emit("MEDIA_CONFIGURED mount=%s" % path)
+        media.connect("prepared", self.on_media_prepared, path)
+
+    def on_media_prepared(self, media, path):
+        # RTCP the clients send us (receiver reports, PLI/FIR), over UDP or interleaved.
+        for i in range(media.n_streams()):
+            session = media.get_stream(i).get_rtpsession()
+            if session is not None:
+                session.connect("on-receiving-rtcp", self.on_receiving_rtcp, path)
+
+    def on_receiving_rtcp(self, _session, buf, path):
+        ok, info = buf.map(Gst.MapFlags.READ)
+        types = []
+        if ok:
+            raw = bytes(info.data)
+            buf.unmap(info)
+            off = 0
+            while off + 4 <= len(raw):
+                types.append(str(raw[off + 1]) + ("/%d" % (raw[off] & 0x1F) if raw[off + 1] in (205, 206) else ""))
+                off += (((raw[off + 2] << 8) | raw[off + 3]) + 1) * 4
+        emit("RTCP_RECEIVED mount=%s types=%s" % (path, ",".join(types) or "?"))
 
     def on_client_connected(self, _server, client):
         self.next_client_id += 1

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   if (!existsSync(join(projectRoot, 'web', 'dist', 'index.html'))) throw new Error('web/dist is missing: run `bash scripts/build-web.sh` first')
   mkdirSync(OUT, { recursive: true })
   const dataDir = mkdtempSync(join(tmpdir(), 'gw-shots-'))
-  const config = loadConfig({ env: {}, overrides: { dataDir, demo: true, log: { level: 'warn' }, http: { port: 0 } } })
+  const config = loadConfig({ env: {}, overrides: { dataDir, demo: true, log: { level: 'warn' }, http: { port: 0 }, recordings: { segmentSeconds: 2, freeSpaceFloorMb: 0 } } })
   const gw = await buildGateway(config, { env: { GW_ADMIN_PASSWORD: 'screenshots-admin-pass' } })
   await gw.app.listen({ port: 0, host: '127.0.0.1' })
   const addr = gw.app.server.address()
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     process.stdout.write(`  docs/screenshots/${name}.png\n`)
   }
   const open = async (username: string | null) => {
-    const context = await browser.newContext({ viewport: { width: 1600, height: 900 }, locale: 'zh-CN' })
+    const context = await browser.newContext({ viewport: { width: 1600, height: 900 }, locale: 'zh-CN', acceptDownloads: true })
     const page = await context.newPage()
     await page.goto(`${base}/`)
     if (username) {
@@ -50,6 +50,46 @@ async function main(): Promise<void> {
     }, n, { timeout: 60_000 })
 
   try {
+    // footage: two cameras recording (the second from later on: a gap), playback, an export for a case, verified
+    {
+      const login = async (username: string) => (await gw.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password: DEMO_PASSWORD } })).json().token as string
+      const tech = { authorization: `Bearer ${await login('street.technician')}` }
+      const researcher = { authorization: `Bearer ${await login('station.researcher')}` }
+      const cams = (await gw.app.inject({ url: '/api/cameras?limit=2', headers: researcher })).json().items as { id: number }[]
+      await gw.app.inject({ method: 'PUT', url: `/api/cameras/${cams[0]!.id}/recording`, headers: tech, payload: { mode: 'continuous' } })
+      await new Promise((r) => setTimeout(r, 8000))
+      await gw.app.inject({ method: 'PUT', url: `/api/cameras/${cams[1]!.id}/recording`, headers: tech, payload: { mode: 'continuous' } })
+      await new Promise((r) => setTimeout(r, 10_000))
+      const patrol = { authorization: `Bearer ${await login('station.patrol')}` }
+      const kase = (await gw.app.inject({ method: 'POST', url: '/api/cases', headers: patrol, payload: { kind: 'intrusion', title: '东湖派出所门前 夜间翻越围栏', cameraIds: [cams[0]!.id] } })).json()
+      const page = await open('station.researcher')
+      await page.setViewportSize({ width: 1600, height: 1200 })
+      await page.locator('[data-testid=nav] a[data-route=footage]').click()
+      for (const c of cams) await page.locator(`[data-testid=fx-camera][data-camera="${c.id}"] input[type=checkbox]`).check()
+      const now = Date.now()
+      const local = (ms: number) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 19)
+      await page.locator('[data-testid=fx-from]').fill(local(now - 30_000))
+      await page.locator('[data-testid=fx-to]').fill(local(now + 5000))
+      await page.locator('[data-testid=fx-query]').click()
+      const seg = page.locator(`[data-testid=fx-row][data-camera="${cams[0]!.id}"] [data-testid=fx-seg]`).nth(3)
+      await seg.click()
+      await page.waitForFunction(() => ((document.querySelector('[data-testid=fx-video]') as HTMLVideoElement | null)?.readyState ?? 0) >= 2, undefined, { timeout: 30_000 })
+      await page.locator('[data-testid=fx-case]').selectOption(String(kase.id))
+      await page.locator('[data-testid=fx-reason]').fill('调取案发前后录像，移交办案单位')
+      await page.locator('[data-testid=fx-export-start]').click()
+      await page.locator('[data-testid=fx-job][data-state=done]').waitFor({ timeout: 60_000 })
+      const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=fx-download]').click()])
+      const zip = join(dataDir, 'export-shot.zip')
+      await download.saveAs(zip)
+      await page.locator('[data-testid=fx-verify-file]').setInputFiles(zip)
+      await page.locator('[data-testid=fx-verdict]').waitFor()
+      await page.locator('[data-testid=fx-video]').evaluate((v) => (v as HTMLVideoElement).pause())
+      await page.waitForTimeout(500)
+      await shot(page, 'footage')
+      await page.context().close()
+      if (process.env.SHOTS_ONLY === 'footage') return
+    }
+
     // login
     const login = await open(null)
     await login.locator('input[name=username]').fill('street.patrol')

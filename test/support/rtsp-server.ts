@@ -25,9 +25,13 @@ export interface RtspTestMount {
   /** rtph264pay config-interval: -1 SPS/PPS before every IDR, 0 only in the SDP. */
   configInterval?: number
   codec?: 'h264' | 'h265'
+  /** Lower transports the mount offers (default all); 'tcp' answers a UDP SETUP with 461. */
+  protocols?: 'all' | 'tcp' | 'udp'
+  /** Draw the wall-clock ms of each frame as a block strip (see STAMP in the script; bench/relay). */
+  stamp?: boolean
 }
 
-export interface RtspTestServerOptions extends Omit<RtspTestMount, 'path'> {
+export interface RtspTestServerOptions extends Omit<RtspTestMount, 'path' | 'stamp'> {
   /** Fixed port (to restart on the same one); default: a free port chosen by the server. */
   port?: number
   /** Default: a single mount "/test". */
@@ -120,8 +124,10 @@ function buildArgs(opts: RtspTestServerOptions, port: number): string[] {
       ['slices', 'slices'],
       ['configInterval', 'config_interval'],
       ['codec', 'codec'],
+      ['protocols', 'protocols'],
     ]
     for (const [key, name] of keys) if (m[key] !== undefined) kv.push(`${name}=${m[key]}`)
+    if (m.stamp) kv.push('stamp=1')
     args.push('--mount', kv.length ? `${m.path}:${kv.join(',')}` : m.path)
   }
   return args

@@ -14,6 +14,7 @@ import { CasesScreen, showCase } from './screens/Cases'
 import { HealthScreen } from './screens/Health'
 import { SafetyScreen } from './screens/SafetyIndex'
 import { DiscoveryScreen } from './screens/Discovery'
+import { FootageScreen } from './screens/Footage'
 import { liveEvents } from './lib/events'
 
 /** Which roles see which screen. Screens whose API does not exist yet are not listed at all. */
@@ -23,6 +24,7 @@ const NAV: { route: Route; label: Key; roles: Role[] }[] = [
   { route: 'map', label: 'nav.map', roles: ['admin', 'technician', 'patrol', 'researcher'] },
   { route: 'health', label: 'nav.health', roles: ['admin', 'technician', 'patrol', 'researcher'] },
   { route: 'safety', label: 'nav.safety', roles: ['admin', 'technician', 'patrol', 'researcher'] },
+  { route: 'footage', label: 'nav.footage', roles: ['admin', 'researcher'] },
   { route: 'registry', label: 'nav.registry', roles: ['admin', 'technician'] },
   { route: 'discovery', label: 'nav.discovery', roles: ['admin', 'technician'] },
   { route: 'users', label: 'nav.users', roles: ['admin'] },
@@ -87,6 +89,7 @@ export function App() {
         {current === 'map' && <MapScreen />}
         {current === 'health' && <HealthScreen />}
         {current === 'safety' && <SafetyScreen />}
+        {current === 'footage' && <FootageScreen />}
         {current === 'registry' && <RegistryScreen />}
         {current === 'discovery' && <DiscoveryScreen />}
         {current === 'users' && <UsersScreen />}

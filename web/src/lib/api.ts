@@ -306,3 +306,46 @@ export const ptz = {
   move: (id: number, pan: number, tilt: number, zoom = 0) => request<unknown>('POST', `/api/cameras/${id}/ptz/move`, { pan, tilt, zoom, timeoutMs: 1500 }),
   stop: (id: number) => request<unknown>('POST', `/api/cameras/${id}/ptz/stop`),
 }
+
+// --- footage (recordings, exports) -------------------------------------------------------------
+export interface Segment { id: number; cameraId: number; start: string; end: string; durationMs: number; size: number; sha256: string; recovered: boolean; locked: boolean; url: string }
+export interface Gap { from: string; to: string; durationMs: number }
+export interface CameraTimeline { cameraId: number; name: string; segments: Segment[]; gaps: Gap[] }
+export type ExportState = 'queued' | 'running' | 'done' | 'failed'
+export interface ExportJob {
+  id: string
+  state: ExportState
+  progress: number
+  cameraIds: number[]
+  from: string
+  to: string
+  caseId: number | null
+  reason: string | null
+  frameExact: boolean
+  createdBy: string
+  createdAt: string
+  finishedAt: string | null
+  size: number | null
+  sha256: string | null
+  error: string | null
+  download: string | null
+}
+export interface FileVerdict { name: string; status: 'ok' | 'missing' | 'hash_mismatch' | 'size_mismatch' | 'extra'; expectedSha256?: string; actualSha256?: string }
+export interface VerifyReport {
+  ok: boolean
+  signature: 'valid' | 'invalid' | 'missing'
+  manifest: 'ok' | 'missing' | 'unreadable' | 'edited'
+  key: { source: 'trusted' | 'embedded'; fingerprint: string; matchesEmbedded: boolean | null }
+  files: FileVerdict[]
+  problems: string[]
+  exportId: string | null
+}
+export const footage = {
+  timeline: (cameraIds: number[], from: string, to: string) =>
+    request<{ from: string; to: string; cameras: CameraTimeline[] }>('GET', `/api/recordings?${new URLSearchParams({ camera: cameraIds.join(','), from, to })}`),
+  playlistUrl: (cameraId: number, from: string, to: string) => `/api/recordings/${cameraId}/playlist.m3u8?${new URLSearchParams({ from, to })}`,
+  createExport: (body: { cameraIds: number[]; from: string; to: string; caseId?: number; reason?: string; frameExact?: boolean }) => request<ExportJob>('POST', '/api/exports', body),
+  exportJob: (id: string) => request<ExportJob>('GET', `/api/exports/${encodeURIComponent(id)}`),
+  downloadUrl: (id: string) => `/api/exports/${encodeURIComponent(id)}/download`,
+  verify: (zip: Blob) => request<VerifyReport>('POST', '/api/exports/verify', zip, { contentType: 'application/zip' }),
+}

@@ -1,8 +1,8 @@
 import { createStore, useStore } from './store'
 
 /** Client-side routes on real paths (the gateway answers index.html for any of them). */
-export type Route = 'wall' | 'cases' | 'map' | 'health' | 'safety' | 'registry' | 'discovery' | 'users' | 'audit'
-export const ROUTES: Route[] = ['wall', 'cases', 'map', 'health', 'safety', 'registry', 'discovery', 'users', 'audit']
+export type Route = 'wall' | 'cases' | 'map' | 'health' | 'safety' | 'footage' | 'registry' | 'discovery' | 'users' | 'audit'
+export const ROUTES: Route[] = ['wall', 'cases', 'map', 'health', 'safety', 'footage', 'registry', 'discovery', 'users', 'audit']
 
 function parse(): Route {
   const seg = location.pathname.replace(/^\/+/, '').split('/')[0] as Route
