@@ -25,7 +25,7 @@ import { webRoutes } from './features/web/index.js'
 import { HealthService, healthMigrations, healthRoutes, liveStateFrom } from './features/health/index.js'
 import { EventStreamService, eventRoutes, eventsMigrations } from './features/events/index.js'
 import { caseRoutes, casesMigrations, type CasesService } from './features/cases/index.js'
-import { alarmRoutes, alarmsMigrations, createAlarmsAndCases, snapshotSourceFrom, type AlarmIngest, type AlarmsService } from './features/alarms/index.js'
+import { alarmRoutes, alarmsMigrations, createAlarmsAndCases, notifyRoutes, snapshotSourceFrom, type AlarmIngest, type AlarmsService } from './features/alarms/index.js'
 import { DiscoveryService, discoveryMigrations, discoveryRoutes } from './features/discovery/index.js'
 import { PtzService, ptzRoutes } from './features/ptz/index.js'
 import { createRecordings, recordingsMigrations, type ExportService, type RecordingService } from './features/recordings/index.js'
@@ -125,7 +125,7 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   app.addHook('onClose', async () => health.close())
   const wall = new WallService({ db, org, registry, audit })
   const stream = new EventStreamService(db)
-  const { cases, alarms, ingest, safetyIndex } = createAlarmsAndCases({ app, db, bus, org, auth, registry, audit, stream, config, metrics: metrics.registry, snapshots: snapshotSourceFrom(media) })
+  const { cases, alarms, ingest, safetyIndex, notify } = createAlarmsAndCases({ app, db, bus, org, auth, registry, audit, stream, config, metrics: metrics.registry, snapshots: snapshotSourceFrom(media) })
   const discovery = new DiscoveryService({ db, registry, org, audit, settings: config.discovery, log: app.log })
   app.addHook('onClose', async () => discovery.close())
   const ptz = new PtzService({ registry, audit, org, policy: discovery.policy, timeoutMs: config.discovery.onvifTimeoutMs })
@@ -161,6 +161,8 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
     ['/api', eventRoutes({ stream, guard, heartbeatSeconds: config.events.heartbeatSeconds })],
     ['/api', caseRoutes({ cases, safetyIndex, guard })],
     ['/api', alarmRoutes({ alarms, guard })],
+    // no session: the per-subscription token in the path authenticates the camera
+    ['/api', notifyRoutes({ endpoint: notify })],
     ['/api', discoveryRoutes({ discovery, guard })],
     ['/api', ptzRoutes({ ptz, guard })],
     ['/api', healthRoutes({ health, registry, guard })],

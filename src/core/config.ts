@@ -57,6 +57,11 @@ export const ConfigSchema = Type.Object(
         batchWindowMs: Type.Integer({ minimum: 0, maximum: 1000 }),
         pullPoint: Type.Boolean({ description: 'subscribe to ONVIF events of every enabled camera that has them' }),
         pullPointTerminationSeconds: Type.Integer({ minimum: 10, maximum: 86_400 }),
+        notifyBaseUrl: Type.String({
+          maxLength: 2048,
+          pattern: '^(https?://[^\\s/?#]+(/[^\\s?#]*)?)?$',
+          description: 'base URL cameras can reach the gateway at, for ONVIF push (WS-BaseNotification) events; empty = push off',
+        }),
       },
       { additionalProperties: false },
     ),

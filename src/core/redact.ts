@@ -37,5 +37,6 @@ export function redactRequestUrl(url: string): string {
     // a malformed escape elsewhere: decode the ASCII escapes, which are all a secret's separators need
     text = url.replace(/%([0-7][0-9A-Fa-f])/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)))
   }
-  return redact(text)
+  // ONVIF push consumer URLs carry their credential, the subscription token, in the path
+  return redact(text.replace(/(\/onvif\/notify\/)[^/?#]+/g, '$1***'))
 }

@@ -13,6 +13,7 @@ import type { RegistryService } from '../registry/index.js'
 import { AlarmIngest } from './ingest.js'
 import { OfflineWatcher } from './offline.js'
 import { PullPointSupervisor } from './pullpoint.js'
+import { NotifyEndpoint } from './push.js'
 import { AlarmsService } from './service.js'
 import { AlarmStore } from './store.js'
 
@@ -30,6 +31,8 @@ export interface AlarmsAndCases {
   offline: OfflineWatcher
   /** null unless config alarms.pullPoint is on */
   pullPoint: PullPointSupervisor | null
+  /** tokens of the push (WS-BaseNotification) subscriptions; served by notifyRoutes */
+  notify: NotifyEndpoint
 }
 
 /**
@@ -75,8 +78,9 @@ export function createAlarmsAndCases(deps: {
   }, config.events.pruneIntervalSeconds * 1000)
   prune.unref()
 
+  const notify = new NotifyEndpoint({ baseUrl: config.alarms.notifyBaseUrl })
   const pullPoint = config.alarms.pullPoint
-    ? new PullPointSupervisor({ registry: deps.registry, ingest, bus, log, settings: { terminationSeconds: config.alarms.pullPointTerminationSeconds } })
+    ? new PullPointSupervisor({ registry: deps.registry, ingest, bus, log, notify, settings: { terminationSeconds: config.alarms.pullPointTerminationSeconds } })
     : null
   // after start-up (demo cameras, first-run seeding), not during it
   if (pullPoint) app.addHook('onReady', async () => pullPoint.start())
@@ -91,5 +95,5 @@ export function createAlarmsAndCases(deps: {
     await Promise.race([cases.settle(), new Promise((r) => setTimeout(r, 2000).unref())])
     deps.stream.close()
   })
-  return { cases, alarms, ingest, safetyIndex, offline, pullPoint }
+  return { cases, alarms, ingest, safetyIndex, offline, pullPoint, notify }
 }

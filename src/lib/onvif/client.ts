@@ -25,6 +25,7 @@ import {
   parsePullMessages,
   parseRenew,
   parseSetPreset,
+  parseSubscribe,
   parseSystemDateAndTime,
 } from './parse.js'
 import { soapCall, type AddressingHeaders, type Credentials, type SoapReply } from './soap.js'
@@ -395,6 +396,36 @@ export class OnvifClient {
     return new PullPointSubscription(this, address, created.referenceParameters, created)
   }
 
+  /**
+   * WS-BaseNotification Subscribe (push): the device POSTs wsnt:Notify to `consumerUrl` until the
+   * subscription terminates. For devices without PullPoint. Sent to the events service with
+   * WS-Addressing (MessageID, To, Action); Renew and Unsubscribe go to the returned
+   * SubscriptionReference (the same SubscriptionManager operations as a PullPoint).
+   * @param opts.topicFilter ConcreteSet topic expression, e.g. `tns1:RuleEngine//.|tns1:VideoSource//.`
+   */
+  async subscribe(opts: { consumerUrl: string; initialTerminationSec?: number; topicFilter?: string }): Promise<PushSubscription> {
+    const url = await this.#service('events', 'Subscribe')
+    let consumer: URL
+    try {
+      consumer = new URL(opts.consumerUrl)
+    } catch {
+      throw new TypeError('subscribe: consumerUrl is not an absolute URL')
+    }
+    if (consumer.protocol !== 'http:' && consumer.protocol !== 'https:') throw new TypeError('subscribe: consumerUrl must be http(s)')
+    const filter = opts.topicFilter
+      ? `<wsnt:Filter><wsnt:TopicExpression Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet" xmlns:tns1="${NS.tns1}">${xmlEscape(opts.topicFilter)}</wsnt:TopicExpression></wsnt:Filter>`
+      : ''
+    const body =
+      `<wsnt:Subscribe><wsnt:ConsumerReference><wsa:Address>${xmlEscape(consumer.href)}</wsa:Address></wsnt:ConsumerReference>${filter}` +
+      `<wsnt:InitialTerminationTime>${isoDuration((opts.initialTerminationSec ?? 60) * 1000)}</wsnt:InitialTerminationTime></wsnt:Subscribe>`
+    const r = await this.#call('Subscribe', 'http://docs.oasis-open.org/wsn/bw-2/NotificationProducer/SubscribeRequest', body, {
+      url,
+      addressing: { to: url.href },
+    })
+    const created = parseSubscribe(r.payload)
+    return new PushSubscription(this, this.#rebase(created.address), created.referenceParameters, created)
+  }
+
   /** @internal used by PullPointSubscription */
   async subscriptionCall(
     operation: string,
@@ -528,20 +559,23 @@ function isSubscriptionGoneError(e: unknown): boolean {
   return GONE_RE.test(f.reason)
 }
 
-/** A PullPoint subscription. Timing is in the camera's clock; `expiresInMs` is relative and clock-neutral. */
-export class PullPointSubscription {
+/**
+ * A subscription held by the device's SubscriptionManager (Renew, Unsubscribe). Timing is in the
+ * camera's clock; `expiresInMs` is relative and clock-neutral.
+ */
+abstract class ManagedSubscription {
   readonly address: URL
-  readonly #client: OnvifClient
-  readonly #refs: readonly XmlElement[]
+  protected readonly client: OnvifClient
+  protected readonly refs: readonly XmlElement[]
   terminationTime: Date | undefined
   currentTime: Date | undefined
-  #closed = false
-  readonly #ac = new AbortController()
+  protected isClosed = false
+  protected readonly ac = new AbortController()
 
   constructor(client: OnvifClient, address: URL, refs: readonly XmlElement[], times: SubscriptionTimes) {
-    this.#client = client
+    this.client = client
     this.address = address
-    this.#refs = refs
+    this.refs = refs
     this.terminationTime = times.terminationTime
     this.currentTime = times.currentTime
   }
@@ -552,55 +586,74 @@ export class PullPointSubscription {
     return this.terminationTime.getTime() - this.currentTime.getTime()
   }
 
-  #check(op: string): void {
-    if (this.#closed) throw new OnvifError(`${op}: subscription closed`, { operation: op })
+  get closed(): boolean {
+    return this.isClosed
   }
 
-  /** Long poll: the device holds the request up to `timeoutSec` when it has nothing to say. */
-  async pull(opts: { timeoutSec?: number; messageLimit?: number } = {}): Promise<PullMessagesResult> {
-    this.#check('PullMessages')
-    const timeoutSec = opts.timeoutSec ?? 5
-    const body =
-      `<tev:PullMessages><tev:Timeout>${isoDuration(timeoutSec * 1000)}</tev:Timeout>` +
-      `<tev:MessageLimit>${Math.max(1, Math.floor(opts.messageLimit ?? 100))}</tev:MessageLimit></tev:PullMessages>`
-    const r = await this.#client.subscriptionCall(
-      'PullMessages',
-      `${NS.tev}/PullPointSubscription/PullMessagesRequest`,
-      body,
-      this.address,
-      this.#refs,
-      this.#ac.signal,
-      this.#client.timeoutMs + timeoutSec * 1000,
-    )
-    const res = parsePullMessages(r.payload)
-    if (res.terminationTime) this.terminationTime = res.terminationTime
-    if (res.currentTime) this.currentTime = res.currentTime
-    return res
+  protected check(op: string): void {
+    if (this.isClosed) throw new OnvifError(`${op}: subscription closed`, { operation: op })
   }
 
   async renew(terminationSec = 60): Promise<SubscriptionTimes> {
-    this.#check('Renew')
+    this.check('Renew')
     const body = `<wsnt:Renew><wsnt:TerminationTime>${isoDuration(terminationSec * 1000)}</wsnt:TerminationTime></wsnt:Renew>`
-    const r = await this.#client.subscriptionCall('Renew', 'http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewRequest', body, this.address, this.#refs, this.#ac.signal)
+    const r = await this.client.subscriptionCall('Renew', 'http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewRequest', body, this.address, this.refs, this.ac.signal)
     const t = parseRenew(r.payload)
     if (t.terminationTime) this.terminationTime = t.terminationTime
     if (t.currentTime) this.currentTime = t.currentTime
     return t
   }
 
-  async unsubscribe(): Promise<void> {
-    this.#check('Unsubscribe')
-    await this.#client.subscriptionCall('Unsubscribe', 'http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest', '<wsnt:Unsubscribe/>', this.address, this.#refs, this.#ac.signal)
-    this.#closed = true
+  /** @param timeoutMs a shorter deadline than the client's, for best-effort clean-up */
+  async unsubscribe(timeoutMs?: number): Promise<void> {
+    this.check('Unsubscribe')
+    await this.client.subscriptionCall(
+      'Unsubscribe',
+      'http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest',
+      '<wsnt:Unsubscribe/>',
+      this.address,
+      this.refs,
+      this.ac.signal,
+      timeoutMs,
+    )
+    this.isClosed = true
   }
 
-  /** Abort an in-flight pull and stop using the subscription locally (no network). Idempotent; the device expires it on its own. */
+  /** Abort in-flight requests and stop using the subscription locally (no network). Idempotent; the device expires it on its own. */
   close(): void {
-    if (this.#closed && this.#ac.signal.aborted) return
-    this.#closed = true
-    this.#ac.abort()
+    if (this.isClosed && this.ac.signal.aborted) return
+    this.isClosed = true
+    this.ac.abort()
   }
 }
+
+/** A PullPoint subscription. */
+export class PullPointSubscription extends ManagedSubscription {
+  /** Long poll: the device holds the request up to `timeoutSec` when it has nothing to say. */
+  async pull(opts: { timeoutSec?: number; messageLimit?: number } = {}): Promise<PullMessagesResult> {
+    this.check('PullMessages')
+    const timeoutSec = opts.timeoutSec ?? 5
+    const body =
+      `<tev:PullMessages><tev:Timeout>${isoDuration(timeoutSec * 1000)}</tev:Timeout>` +
+      `<tev:MessageLimit>${Math.max(1, Math.floor(opts.messageLimit ?? 100))}</tev:MessageLimit></tev:PullMessages>`
+    const r = await this.client.subscriptionCall(
+      'PullMessages',
+      `${NS.tev}/PullPointSubscription/PullMessagesRequest`,
+      body,
+      this.address,
+      this.refs,
+      this.ac.signal,
+      this.client.timeoutMs + timeoutSec * 1000,
+    )
+    const res = parsePullMessages(r.payload)
+    if (res.terminationTime) this.terminationTime = res.terminationTime
+    if (res.currentTime) this.currentTime = res.currentTime
+    return res
+  }
+}
+
+/** A WS-BaseNotification (push) subscription: the device POSTs Notify to the consumer; we only Renew and Unsubscribe. */
+export class PushSubscription extends ManagedSubscription {}
 
 /** One-shot adoption: connect, interrogate, close. */
 export async function interrogate(opts: OnvifClientOptions): Promise<DeviceReport> {

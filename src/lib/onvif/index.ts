@@ -39,8 +39,9 @@ export {
   type OnvifProtocolProblem,
   type SoapFault,
 } from './errors.js'
-export { OnvifClient, PullPointSubscription, interrogate, pickStreams, type OnvifClientOptions } from './client.js'
+export { OnvifClient, PullPointSubscription, PushSubscription, interrogate, pickStreams, type OnvifClientOptions } from './client.js'
 export { classifyEvent } from './events.js'
+export { DEFAULT_MAX_NOTIFY_BYTES, parseNotify, type NotifyContent, type ParseNotifyOptions } from './notify.js'
 export {
   mapEncoding,
   normalizeTopic,
@@ -57,6 +58,7 @@ export {
   parsePullMessages,
   parseRenew,
   parseSetPreset,
+  parseSubscribe,
   parseSystemDateAndTime,
   posixTzOffsetMinutes,
   serviceKind,

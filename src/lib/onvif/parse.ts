@@ -347,6 +347,20 @@ export function parseCreatePullPointSubscription(payload: XmlElement): PullPoint
   }
 }
 
+/** WS-BaseNotification SubscribeResponse: the subscription manager's reference and times. */
+export function parseSubscribe(payload: XmlElement): PullPointCreated {
+  expectPayload(payload, 'SubscribeResponse')
+  const ref = child(payload, 'SubscriptionReference')
+  const address = toUrl(textAt(ref, 'Address'))
+  if (!address) throw unexpected('no usable SubscriptionReference/Address')
+  return {
+    address,
+    referenceParameters: [...(child(ref, 'ReferenceParameters')?.children ?? [])],
+    currentTime: xsdDate(textAt(payload, 'CurrentTime')),
+    terminationTime: xsdDate(textAt(payload, 'TerminationTime')),
+  }
+}
+
 export function parseRenew(payload: XmlElement): SubscriptionTimes {
   expectPayload(payload, 'RenewResponse')
   return { currentTime: xsdDate(textAt(payload, 'CurrentTime')), terminationTime: xsdDate(textAt(payload, 'TerminationTime')) }

@@ -1,7 +1,7 @@
 /**
  * One simulated ONVIF camera: an HTTP SOAP server on its own address/port behaving like the vendor
  * it imitates (auth refusal style, paths, prefixes), with a skewable clock, PTZ, PullPoint events,
- * snapshots, fault injection and an optional WS-Discovery responder.
+ * WS-BaseNotification push subscriptions (Subscribe, then Notify POSTed to the consumer), snapshots, fault injection and an optional WS-Discovery responder.
  */
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
@@ -81,7 +81,14 @@ export interface OnvifSimulatorOptions {
   /** WS-Discovery endpoint reference, default a stable urn:uuid derived from the address */
   uuid?: string
   ptz?: boolean
-  events?: boolean
+  /**
+   * `true` (default): PullPoint and push (Subscribe) both work. `'push'`: a device without PullPoint:
+   * CreatePullPointSubscription answers ter:ActionNotSupported, GetCapabilities says
+   * WSPullPointSupport false, Subscribe works. `false`: no events service.
+   */
+  events?: boolean | 'push'
+  /** the device refuses new subscriptions beyond this many live ones (some cameras cap them at ~5) */
+  maxSubscriptions?: number
   snapshot?: 'live' | 'frozen' | 'dark'
   /** cap on how long PullMessages is held open, default 10 s */
   maxPullWaitMs?: number
@@ -97,6 +104,19 @@ interface Subscription {
   terminationMs: number
   queue: string[]
   waiter: (() => void) | undefined
+  /** push subscriptions: the consumer the device POSTs Notify to */
+  consumer?: string
+  /** push: deliveries to one consumer stay in order */
+  chain?: Promise<void>
+}
+
+export interface NotifyDelivery {
+  subscriptionId: number
+  url: string
+  at: number
+  /** HTTP status, or 0 when the consumer could not be reached */
+  status: number
+  error?: string
 }
 
 interface Preset {
@@ -141,6 +161,11 @@ export class SimulatedDevice {
   readonly address: string
   readonly username: string
   readonly calls: RecordedCall[] = []
+  /** every Notify POSTed to a push consumer */
+  readonly notifications: NotifyDelivery[] = []
+  /** subscriptions (pull and push) created since start */
+  subscriptionsCreated = 0
+  #peakSubs = 0
   readonly uuid: string
   readonly name: string
   readonly serialNumber: string
@@ -161,6 +186,7 @@ export class SimulatedDevice {
   readonly #sockets = new Set<Socket>()
   readonly #hanging = new Set<http.ServerResponse>()
   readonly #timers = new Set<NodeJS.Timeout>()
+  readonly #deliveries = new Set<AbortController>()
   readonly #opts: OnvifSimulatorOptions
   readonly #server: http.Server
   #port = 0
@@ -241,7 +267,10 @@ export class SimulatedDevice {
     return this.#opts.ptz ?? this.vendor.ptz
   }
   get #eventsEnabled(): boolean {
-    return this.#opts.events ?? true
+    return this.#opts.events !== false
+  }
+  get #pullPointEnabled(): boolean {
+    return this.#opts.events === undefined || this.#opts.events === true
   }
   /** the device's clock, ms */
   now(): number {
@@ -253,6 +282,19 @@ export class SimulatedDevice {
   get activeSubscriptions(): number {
     this.#expire()
     return this.#subs.size
+  }
+  /** live push subscriptions */
+  get pushSubscriptions(): number {
+    this.#expire()
+    return [...this.#subs.values()].filter((s) => s.consumer !== undefined).length
+  }
+  /** the most live subscriptions held at once since start (or resetPeak) */
+  get peakSubscriptions(): number {
+    return this.#peakSubs
+  }
+  resetPeak(): void {
+    this.#expire()
+    this.#peakSubs = this.#subs.size
   }
   get ptzPosition(): { pan: number; tilt: number; zoom: number } {
     return { ...this.#position }
@@ -290,6 +332,10 @@ export class SimulatedDevice {
     this.#expire()
     const xml = this.#notification(ev)
     for (const s of this.#subs.values()) {
+      if (s.consumer !== undefined) {
+        this.#push(s, xml)
+        continue
+      }
       s.queue.push(xml)
       if (s.queue.length > 1000) s.queue.shift()
       s.waiter?.()
@@ -340,6 +386,8 @@ export class SimulatedDevice {
     this.#closed ??= (async () => {
       for (const t of this.#timers) clearTimeout(t)
       this.#timers.clear()
+      for (const ac of this.#deliveries) ac.abort()
+      this.#deliveries.clear()
       for (const s of this.#subs.values()) s.waiter?.()
       this.#subs.clear()
       for (const r of this.#hanging) r.destroy()
@@ -352,6 +400,66 @@ export class SimulatedDevice {
   }
 
   // ---------------------------------------------------------------- HTTP
+
+  /** POST a wsnt:Notify with one message to the subscription's consumer, after earlier ones. */
+  #push(s: Subscription, messageXml: string): void {
+    const { wsnt, wsa } = this.vendor.prefixes
+    const e = this.vendor.envPrefix
+    const url = s.consumer!
+    const subRef = `<${wsnt}:SubscriptionReference><${wsa}:Address>${esc(this.#base() + s.path)}</${wsa}:Address></${wsnt}:SubscriptionReference>`
+    const msg = messageXml.replace(`<${wsnt}:NotificationMessage>`, `<${wsnt}:NotificationMessage>${subRef}`)
+    const action = 'http://docs.oasis-open.org/wsn/bw-2/NotificationConsumer/Notify'
+    const xml =
+      this.#envelopeOpen(false) +
+      `<${e}:Header><${wsa}:Action>${action}</${wsa}:Action><${wsa}:To>${esc(url)}</${wsa}:To></${e}:Header>` +
+      `<${e}:Body><${wsnt}:Notify>${msg}</${wsnt}:Notify></${this.#envClose()}`
+    const send = (): Promise<void> =>
+      new Promise<void>((resolve) => {
+        if (this.#closed) return resolve()
+        const ac = new AbortController()
+        this.#deliveries.add(ac)
+        const record = (status: number, error?: string): void => {
+          this.#deliveries.delete(ac)
+          this.notifications.push({ subscriptionId: s.id, url, at: Date.now(), status, ...(error ? { error } : {}) })
+          if (this.notifications.length > 5000) this.notifications.splice(0, 1000)
+          resolve()
+        }
+        try {
+          const req = http.request(url, {
+            method: 'POST',
+            agent: false,
+            signal: ac.signal,
+            timeout: 5000,
+            headers: { 'Content-Type': `application/soap+xml; charset=utf-8; action="${action}"`, 'Content-Length': String(Buffer.byteLength(xml)) },
+          })
+          req.on('response', (res) => {
+            res.resume()
+            res.on('end', () => record(res.statusCode ?? 0))
+            res.on('error', () => record(res.statusCode ?? 0))
+          })
+          req.on('timeout', () => req.destroy(new Error('timeout')))
+          req.on('error', (err) => record(0, err.message))
+          req.end(xml)
+        } catch (err) {
+          record(0, (err as Error).message)
+        }
+      })
+    s.chain = (s.chain ?? Promise.resolve()).then(send)
+  }
+
+  #addSubscription(s: Subscription): void {
+    this.#subs.set(s.id, s)
+    this.subscriptionsCreated++
+    this.#peakSubs = Math.max(this.#peakSubs, this.#subs.size)
+  }
+
+  #checkSubscriptionLimit(): void {
+    this.#expire()
+    const max = this.#opts.maxSubscriptions
+    if (max !== undefined && this.#subs.size >= max) {
+      throw new SimFault(500, 'env:Receiver', ['ter:Action', 'ter:TooManySubscriptions'], 'The maximum number of subscriptions is reached')
+    }
+  }
 
   #later(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -743,12 +851,14 @@ export class SimulatedDevice {
         return { body: this.#eventProperties() }
       case 'CreatePullPointSubscription': {
         evOnly()
+        if (!this.#pullPointEnabled) throw new SimFault(500, 'env:Receiver', ['ter:ActionNotSupported'], 'Optional Action Not Implemented')
+        this.#checkSubscriptionLimit()
         const now = this.now()
         const ttl = durationOrTime(text(get(params, 'InitialTerminationTime')), now) ?? 60_000
         const id = this.#nextSubId++
         const subPath = this.vendor.subscriptionPath(id, isoSeconds(now).replace(/:/g, ''))
         const s: Subscription = { id, path: subPath, terminationMs: now + Math.min(Math.max(ttl, 1000), 3600_000), queue: [], waiter: undefined }
-        this.#subs.set(id, s)
+        this.#addSubscription(s)
         // Real cameras start every PullPoint with the current state of their properties.
         s.queue.push(
           this.#notification({ topic: 'tns1:VideoSource/MotionAlarm', source: { Source: 'VideoSource_1' }, data: { State: 'false' }, propertyOperation: 'Initialized' }),
@@ -765,9 +875,40 @@ export class SimulatedDevice {
           header: `<${wsa}:Action>${NS_URI.tev}/EventPortType/CreatePullPointSubscriptionResponse</${wsa}:Action>`,
         }
       }
+      case 'Subscribe': {
+        evOnly()
+        const consumer = text(get(params, 'ConsumerReference', 'Address'))?.trim()
+        let ok = false
+        try {
+          const u = new URL(consumer ?? '')
+          ok = u.protocol === 'http:' || u.protocol === 'https:'
+        } catch {
+          ok = false
+        }
+        if (!ok) throw new SimFault(400, 'env:Sender', ['ter:InvalidArgVal'], 'Invalid ConsumerReference')
+        this.#checkSubscriptionLimit()
+        const now = this.now()
+        const ttl = durationOrTime(text(get(params, 'InitialTerminationTime')), now) ?? 60_000
+        const id = this.#nextSubId++
+        const subPath = this.vendor.subscriptionPath(id, isoSeconds(now).replace(/:/g, ''))
+        const s: Subscription = { id, path: subPath, terminationMs: now + Math.min(Math.max(ttl, 1000), 3600_000), queue: [], waiter: undefined, consumer: consumer! }
+        this.#addSubscription(s)
+        const refParams =
+          this.vendor.subscriptionStyle === 'reference-parameter'
+            ? `<${wsa}:ReferenceParameters><dom0:SubscriptionId xmlns:dom0="http://www.axis.com/2009/event">${id}</dom0:SubscriptionId></${wsa}:ReferenceParameters>`
+            : ''
+        return {
+          body:
+            `<${wsnt}:SubscribeResponse><${wsnt}:SubscriptionReference><${wsa}:Address>${esc(this.#base() + subPath)}</${wsa}:Address>${refParams}` +
+            `</${wsnt}:SubscriptionReference><${wsnt}:CurrentTime>${isoSeconds(now)}</${wsnt}:CurrentTime>` +
+            `<${wsnt}:TerminationTime>${isoSeconds(s.terminationMs)}</${wsnt}:TerminationTime></${wsnt}:SubscribeResponse>`,
+          header: `<${wsa}:Action>http://docs.oasis-open.org/wsn/bw-2/NotificationProducer/SubscribeResponse</${wsa}:Action>`,
+        }
+      }
       case 'PullMessages': {
         evOnly()
         const s = this.#live(sub)
+        if (s.consumer !== undefined) throw new SimFault(500, 'env:Receiver', ['ter:ActionNotSupported'], 'PullMessages on a push subscription')
         const now = this.now()
         const wait = Math.min(durationOrTime(text(get(params, 'Timeout')), now) ?? 5000, this.#opts.maxPullWaitMs ?? 10_000)
         const limit = Math.max(1, Number(text(get(params, 'MessageLimit')) ?? 100) || 100)
@@ -914,7 +1055,7 @@ export class SimulatedDevice {
       `<${tt}:SupportedVersions><${tt}:Major>2</${tt}:Major><${tt}:Minor>40</${tt}:Minor></${tt}:SupportedVersions></${tt}:System></${tt}:Device>` +
       (this.#eventsEnabled
         ? `<${tt}:Events><${tt}:XAddr>${b}${this.vendor.paths.events}</${tt}:XAddr><${tt}:WSSubscriptionPolicySupport>false</${tt}:WSSubscriptionPolicySupport>` +
-          `<${tt}:WSPullPointSupport>true</${tt}:WSPullPointSupport><${tt}:WSPausableSubscriptionManagerInterfaceSupport>false</${tt}:WSPausableSubscriptionManagerInterfaceSupport></${tt}:Events>`
+          `<${tt}:WSPullPointSupport>${this.#pullPointEnabled}</${tt}:WSPullPointSupport><${tt}:WSPausableSubscriptionManagerInterfaceSupport>false</${tt}:WSPausableSubscriptionManagerInterfaceSupport></${tt}:Events>`
         : '') +
       `<${tt}:Media><${tt}:XAddr>${b}${this.vendor.paths.media}</${tt}:XAddr><${tt}:StreamingCapabilities><${tt}:RTPMulticast>false</${tt}:RTPMulticast>` +
       `<${tt}:RTP_TCP>true</${tt}:RTP_TCP><${tt}:RTP_RTSP_TCP>true</${tt}:RTP_RTSP_TCP></${tt}:StreamingCapabilities></${tt}:Media>` +
