@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import {
+  ntpTime,
   RTCPeerConnection,
   RTCRtpCodecParameters,
   RtpHeader,
@@ -201,6 +202,29 @@ export interface OutgoingRtp {
   payload: Buffer
 }
 
+const RTP_HISTORY_SIZE = 128 // werift's RTCRtpSender NACK history (rtpCache index = seq % 128)
+
+/** The parts of werift's RTCRtpSender / RTCDtlsTransport the fast send path touches. */
+interface SenderInternals {
+  ssrc: number
+  dtlsTransport: DtlsInternals
+  rtpCache: WeriftRtpPacket[]
+  sequenceNumber?: number
+  timestamp?: number
+  ntpTimestamp: bigint
+  rtpTimestamp: number
+  octetCount: number
+  packetCount: number
+  headerBytesSent?: number
+  rtcpRunning: boolean
+  runRtcp(): Promise<void>
+}
+interface DtlsInternals {
+  state: string
+  srtp?: unknown
+  sendRtp(payload: Buffer, header: RtpHeader): Promise<number>
+}
+
 const RTCP_PSFB = 206
 const RTCP_RR = 201
 const RTCP_SR = 200
@@ -286,15 +310,46 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
     return this.#stats
   }
 
-  /** Sends one RTP packet (dropped silently until the peer is connected, and after close). */
+  /**
+   * Sends one RTP packet (dropped silently until the peer is connected, and after close).
+   * Fast path: werift's RTCRtpSender.sendRtp (header-extension rebuild, NTP clock and bandwidth
+   * estimation per packet, none of which a send-only relay of one track uses) is bypassed; the
+   * sender's state it keeps for RTCP sender reports and NACK retransmission (counters, RTP/NTP
+   * timestamp pair, the 128-packet history) is kept here, and the packet goes straight to the
+   * DTLS transport (werift's SRTP, AES-GCM when the viewer offers it). Werift's per-packet cipher
+   * object was measured and kept: a per-session AES-CM key stream + HMAC pads cost as much CPU
+   * per packet in node:crypto as a fresh AES-GCM cipher (bench/relay notes).
+   */
   sendRtp(packet: OutgoingRtp): void {
     if (this.#closed || this.#state !== 'connected') return
-    const header = new RtpHeader({
-      payloadType: packet.payloadType ?? this.video.payloadType,
-      sequenceNumber: packet.sequenceNumber & 0xffff,
-      timestamp: packet.timestamp >>> 0,
-      marker: packet.marker,
-    })
+    const s = this.#sender as unknown as SenderInternals
+    const dtls = s.dtlsTransport
+    if (!Array.isArray(s.rtpCache) || typeof dtls?.sendRtp !== 'function' || typeof s.runRtcp !== 'function') return this.#slowSend(packet)
+    if (dtls.state !== 'connected' || !dtls.srtp) return
+    const sequenceNumber = packet.sequenceNumber & 0xffff
+    const timestamp = packet.timestamp >>> 0
+    const header = new RtpHeader({ payloadType: packet.payloadType ?? this.video.payloadType, sequenceNumber, timestamp, marker: packet.marker, ssrc: s.ssrc })
+    const rtp = new WeriftRtpPacket(header, packet.payload)
+    s.rtpCache[sequenceNumber % RTP_HISTORY_SIZE] = rtp
+    s.sequenceNumber = sequenceNumber
+    s.timestamp = timestamp
+    // The RTP/NTP pair of the sender reports: once per frame is plenty (reports go every 0.5–1.5 s).
+    if (packet.marker || s.packetCount === 0) {
+      s.ntpTimestamp = ntpTime()
+      s.rtpTimestamp = timestamp
+    }
+    s.octetCount += packet.payload.length
+    s.packetCount = (s.packetCount + 1) >>> 0
+    if (s.headerBytesSent !== undefined) s.headerBytesSent += 12
+    this.#stats.packetsSent++
+    this.#stats.bytesSent += packet.payload.length
+    dtls.sendRtp(packet.payload, header).catch(() => undefined)
+    if (!s.rtcpRunning) s.runRtcp().catch(() => undefined)
+  }
+
+  /** Werift's own send path: used if its sender internals ever stop matching SenderInternals. */
+  #slowSend(packet: OutgoingRtp): void {
+    const header = new RtpHeader({ payloadType: packet.payloadType ?? this.video.payloadType, sequenceNumber: packet.sequenceNumber & 0xffff, timestamp: packet.timestamp >>> 0, marker: packet.marker })
     this.#stats.packetsSent++
     this.#stats.bytesSent += packet.payload.length
     this.#sender.sendRtp(new WeriftRtpPacket(header, packet.payload)).catch(() => undefined)
