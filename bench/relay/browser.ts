@@ -1,4 +1,5 @@
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from '../../test/support/chromium.js'
 
 /**
  * Headless Chromium for the decoding checks of bench/relay: time to first decoded frame and the
@@ -6,21 +7,8 @@ import { chromium, type Browser, type Page } from 'playwright-core'
  * Signalling is done by the caller (Node) so the page needs no cross-origin requests; the page
  * only makes offers/answers and watches frames. All times are wall-clock ms (same host clock).
  */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--autoplay-policy=no-user-gesture-required',
-]
-
-export async function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true })
+export function launch(): Promise<Browser> {
+  return launchChromium()
 }
 
 type W = { s: Record<number, any>; n: number }
