@@ -58,10 +58,42 @@ export abstract class VideoDepacketizer {
   }
 
   protected abstract decodePayload(payload: Buffer): PayloadResult
-  /** Called when a packet is lost so a fragmented NAL in progress is abandoned. */
-  protected abstract resetFragment(): void
-  protected abstract fragmentInProgress(): boolean
   protected abstract isKeyframe(nalus: readonly Buffer[]): boolean
+
+  /** Pieces of a fragmented NAL unit (H.264 FU-A, H.265 FU) being reassembled. */
+  #fragments: Buffer[] | undefined
+
+  /** Called when a packet is lost so a fragmented NAL in progress is abandoned. */
+  protected resetFragment(): void {
+    this.#fragments = undefined
+  }
+
+  protected fragmentInProgress(): boolean {
+    return this.#fragments !== undefined
+  }
+
+  /** A whole NAL (single or aggregated) arrived: a fragment still open means one was lost. */
+  protected interruptsFragment(): PayloadResult | null {
+    if (!this.#fragments) return null
+    this.#fragments = undefined
+    return { broken: true }
+  }
+
+  /** One fragmentation unit: `header` is the rebuilt NAL header, read only on the start piece. */
+  protected fragment(start: boolean, end: boolean, header: () => Buffer, body: Buffer): PayloadResult {
+    if (start) {
+      const interrupted = this.interruptsFragment()
+      if (interrupted) return interrupted
+      this.#fragments = [header(), body]
+    } else {
+      if (!this.#fragments) return { broken: true }
+      this.#fragments.push(body)
+    }
+    if (!end) return { nalus: [] }
+    const nal = Buffer.concat(this.#fragments)
+    this.#fragments = undefined
+    return { nalus: [nal] }
+  }
 
   /** Feeds one RTP packet; returns the access units it completed (usually zero or one). */
   push(packet: RtpPacket): AccessUnit[] {
@@ -143,17 +175,17 @@ export abstract class VideoDepacketizer {
 
 /** RFC 6184 depacketizer: single NAL unit, STAP-A and FU-A packets (packetization-mode 0 and 1). */
 export class H264Depacketizer extends VideoDepacketizer {
-  #fragments: Buffer[] | undefined
-
   protected decodePayload(payload: Buffer): PayloadResult {
     const type = payload[0]! & 0x1f
     if (type >= 1 && type <= 23) {
-      if (this.#fragments) return this.#abandonFragment()
+      const interrupted = this.interruptsFragment()
+      if (interrupted) return interrupted
       // Copied so an access unit held in a GOP cache does not pin the whole socket chunk.
       return { nalus: [Buffer.from(payload)] }
     }
     if (type === H264NalType.STAP_A) {
-      if (this.#fragments) return this.#abandonFragment()
+      const interrupted = this.interruptsFragment()
+      if (interrupted) return interrupted
       const nalus: Buffer[] = []
       let o = 1
       while (o + 2 <= payload.length) {
@@ -168,37 +200,9 @@ export class H264Depacketizer extends VideoDepacketizer {
     if (type === H264NalType.FU_A) {
       if (payload.length < 3) return { broken: true }
       const fuHeader = payload[1]!
-      const start = (fuHeader & 0x80) !== 0
-      const end = (fuHeader & 0x40) !== 0
-      if (start) {
-        if (this.#fragments) return this.#abandonFragment()
-        const header = Buffer.of((payload[0]! & 0xe0) | (fuHeader & 0x1f))
-        this.#fragments = [header, payload.subarray(2)]
-      } else {
-        if (!this.#fragments) return { broken: true }
-        this.#fragments.push(payload.subarray(2))
-      }
-      if (end) {
-        const nal = Buffer.concat(this.#fragments)
-        this.#fragments = undefined
-        return { nalus: [nal] }
-      }
-      return { nalus: [] }
+      return this.fragment((fuHeader & 0x80) !== 0, (fuHeader & 0x40) !== 0, () => Buffer.of((payload[0]! & 0xe0) | (fuHeader & 0x1f)), payload.subarray(2))
     }
     return { unsupported: true }
-  }
-
-  #abandonFragment(): PayloadResult {
-    this.#fragments = undefined
-    return { broken: true }
-  }
-
-  protected resetFragment(): void {
-    this.#fragments = undefined
-  }
-
-  protected fragmentInProgress(): boolean {
-    return this.#fragments !== undefined
   }
 
   protected isKeyframe(nalus: readonly Buffer[]): boolean {

@@ -7,17 +7,17 @@ import { H265NalType, h265NalType, isH265Keyframe } from './nal.js'
  * units (FU). Assumes sprop-max-don-diff = 0 (no DONL fields), as every camera we know sends.
  */
 export class H265Depacketizer extends VideoDepacketizer {
-  #fragments: Buffer[] | undefined
-
   protected decodePayload(payload: Buffer): PayloadResult {
     if (payload.length < 3) return { broken: true }
     const type = (payload[0]! >> 1) & 0x3f
     if (type < H265NalType.AP) {
-      if (this.#fragments) return this.#abandon()
+      const interrupted = this.interruptsFragment()
+      if (interrupted) return interrupted
       return { nalus: [Buffer.from(payload)] }
     }
     if (type === H265NalType.AP) {
-      if (this.#fragments) return this.#abandon()
+      const interrupted = this.interruptsFragment()
+      if (interrupted) return interrupted
       const nalus: Buffer[] = []
       let o = 2
       while (o + 2 <= payload.length) {
@@ -31,37 +31,9 @@ export class H265Depacketizer extends VideoDepacketizer {
     }
     if (type === H265NalType.FU) {
       const fu = payload[2]!
-      const start = (fu & 0x80) !== 0
-      const end = (fu & 0x40) !== 0
-      if (start) {
-        if (this.#fragments) return this.#abandon()
-        const header = Buffer.of((payload[0]! & 0x81) | ((fu & 0x3f) << 1), payload[1]!)
-        this.#fragments = [header, payload.subarray(3)]
-      } else {
-        if (!this.#fragments) return { broken: true }
-        this.#fragments.push(payload.subarray(3))
-      }
-      if (end) {
-        const nal = Buffer.concat(this.#fragments)
-        this.#fragments = undefined
-        return { nalus: [nal] }
-      }
-      return { nalus: [] }
+      return this.fragment((fu & 0x80) !== 0, (fu & 0x40) !== 0, () => Buffer.of((payload[0]! & 0x81) | ((fu & 0x3f) << 1), payload[1]!), payload.subarray(3))
     }
     return { unsupported: true }
-  }
-
-  #abandon(): PayloadResult {
-    this.#fragments = undefined
-    return { broken: true }
-  }
-
-  protected resetFragment(): void {
-    this.#fragments = undefined
-  }
-
-  protected fragmentInProgress(): boolean {
-    return this.#fragments !== undefined
   }
 
   protected isKeyframe(nalus: readonly Buffer[]): boolean {
