@@ -119,6 +119,7 @@ export class RecordingService {
   readonly #indexing = new Set<Promise<void>>()
   #guardTimer: NodeJS.Timeout | undefined
   #guardRunning: Promise<void> | undefined
+  #guardQueued: Promise<void> | undefined
   #storageFull = false
   #closed = false
   #offBus: (() => void)[] = []
@@ -182,6 +183,7 @@ export class RecordingService {
     this.#recorders.clear()
     while (this.#indexing.size) await Promise.allSettled([...this.#indexing])
     await this.#guardRunning?.catch(() => undefined)
+    await this.#guardQueued?.catch(() => undefined)
   }
 
   /** Settles pending indexing (tests). */
@@ -594,7 +596,15 @@ export class RecordingService {
 
   /** Retention, then the free-space floor and the quota: oldest unlocked footage first. */
   guard(): Promise<void> {
-    if (this.#guardRunning) return this.#guardRunning
+    if (this.#guardRunning) {
+      // The run under way may have read locks and sizes before the caller's change (a case just
+      // archived, a quota just lowered): one more run follows it, shared by every caller meanwhile.
+      this.#guardQueued ??= this.#guardRunning.then(() => {
+        this.#guardQueued = undefined
+        return this.guard()
+      })
+      return this.#guardQueued
+    }
     this.#guardRunning = this.#guard()
       .catch((err: Error) => this.#log.error({ error: err.message }, 'recording: disk guard failed'))
       .finally(() => (this.#guardRunning = undefined))
