@@ -7,29 +7,15 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { multicastNamespace } from '../../support/netns.js'
 
-const ns = `sgwdisc${process.pid}`
-const ip = (...args: string[]): { ok: boolean; err: string } => {
-  const r = spawnSync('ip', args, { encoding: 'utf8' })
-  return { ok: r.status === 0, err: (r.stderr ?? '') + (r.error?.message ?? '') }
-}
-const canNetns = process.getuid?.() === 0 && ip('netns', 'add', ns).ok
-if (canNetns) {
-  t.teardown(() => void ip('netns', 'del', ns))
-  for (const args of [
-    ['-n', ns, 'link', 'set', 'lo', 'up'],
-    ['-n', ns, 'link', 'set', 'lo', 'multicast', 'on'],
-    ['-n', ns, 'route', 'add', '239.255.255.250/32', 'dev', 'lo'],
-  ]) {
-    const r = ip(...args)
-    if (!r.ok) throw new Error(`ip ${args.join(' ')}: ${r.err}`)
-  }
-}
+const ns = multicastNamespace(t, 'sgwdisc')
+const canNetns = ns !== null
 
 t.test('a multicast scan finds every simulated device once, as candidates', { skip: canNetns ? false : 'needs root and `ip netns`' }, async (t) => {
   const N = 20
   const child = fileURLToPath(new URL('./multicast-child.ts', import.meta.url))
-  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', child, String(N), '1000'], {
+  const r = spawnSync('ip', ['netns', 'exec', ns!, process.execPath, '--import', 'tsx', child, String(N), '1000'], {
     env: { ...process.env, SGW_DISCOVERY_NETNS_CHILD: '1' },
     encoding: 'utf8',
     cwd: fileURLToPath(new URL('../../..', import.meta.url)),

@@ -6,31 +6,16 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { multicastNamespace } from '../../support/netns.js'
 import { MulticastProbe } from '../../../src/lib/wsdiscovery/index.js'
 
-const ns = `sgwmc${process.pid}`
-const ip = (...args: string[]): { ok: boolean; err: string } => {
-  const r = spawnSync('ip', args, { encoding: 'utf8' })
-  return { ok: r.status === 0, err: (r.stderr ?? '') + (r.error?.message ?? '') }
-}
-
-const canNetns = process.getuid?.() === 0 && ip('netns', 'add', ns).ok
-if (canNetns) {
-  t.teardown(() => void ip('netns', 'del', ns))
-  for (const args of [
-    ['-n', ns, 'link', 'set', 'lo', 'up'],
-    ['-n', ns, 'link', 'set', 'lo', 'multicast', 'on'],
-    ['-n', ns, 'route', 'add', '239.255.255.250/32', 'dev', 'lo'],
-  ]) {
-    const r = ip(...args)
-    if (!r.ok) throw new Error(`ip ${args.join(' ')}: ${r.err}`)
-  }
-}
+const ns = multicastNamespace(t, 'sgwmc')
+const canNetns = ns !== null
 
 t.test('multicast probe finds N simulated devices, each once', { skip: canNetns ? false : 'needs root and `ip netns`' }, async (t) => {
   const N = 12
   const child = fileURLToPath(new URL('../../support/wsdiscovery-netns-child.ts', import.meta.url))
-  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', child, String(N)], {
+  const r = spawnSync('ip', ['netns', 'exec', ns!, process.execPath, '--import', 'tsx', child, String(N)], {
     encoding: 'utf8',
     cwd: fileURLToPath(new URL('../../..', import.meta.url)),
     timeout: 30_000,
