@@ -56,33 +56,47 @@ export class StampPage {
     return new StampPage(page)
   }
 
-  /** WHEP offer (gathered). */
-  async offer(): Promise<{ id: number; sdp: string }> {
-    return this.page.evaluate(async () => {
-      const w = window as unknown as W & { mk(): number }
-      const id = w.mk()
-      const pc = w.s[id].pc as RTCPeerConnection
-      pc.addTransceiver('video', { direction: 'recvonly' })
-      await pc.setLocalDescription(await pc.createOffer())
-      await gathered(pc)
-      return { id, sdp: pc.localDescription!.sdp }
-      function gathered(pc: RTCPeerConnection): Promise<void> {
-        return new Promise((resolve) => {
-          if (pc.iceGatheringState === 'complete') return resolve()
-          const t = setTimeout(resolve, 2000)
-          pc.addEventListener('icegatheringstatechange', () => {
-            if (pc.iceGatheringState === 'complete') {
-              clearTimeout(t)
-              resolve()
-            }
-          })
+  /**
+   * A WHEP session made by the page itself, as the web application makes it: the offer is POSTed
+   * at once, without waiting for ICE gathering, and the page's candidates follow by PATCH
+   * (trickle ICE, RFC 8840 fragments) once the session's Location is known.
+   */
+  async whepTrickle(url: string, token: string): Promise<{ id: number; answeredAt: number; postMs: number; location: string }> {
+    return this.page.evaluate(
+      async ({ url, token }) => {
+        const w = window as unknown as W & { mk(): number }
+        const id = w.mk()
+        const pc = w.s[id].pc as RTCPeerConnection
+        pc.addTransceiver('video', { direction: 'recvonly' })
+        const pending: RTCIceCandidate[] = []
+        let sessionUrl: string | undefined
+        const flush = () => {
+          if (!sessionUrl || pending.length === 0) return
+          const sdp = pc.localDescription!.sdp
+          const ufrag = /^a=ice-ufrag:(.*)$/m.exec(sdp)![1]!.trim()
+          const pwd = /^a=ice-pwd:(.*)$/m.exec(sdp)![1]!.trim()
+          const lines = [`a=ice-ufrag:${ufrag}`, `a=ice-pwd:${pwd}`]
+          for (const c of pending.splice(0)) lines.push(`a=mid:${c.sdpMid ?? '0'}`, `a=${c.candidate}`)
+          void fetch(sessionUrl, { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag', authorization: `Bearer ${token}` }, body: lines.join('\r\n') + '\r\n' })
+        }
+        pc.addEventListener('icecandidate', (ev) => {
+          if (!ev.candidate?.candidate) return
+          pending.push(ev.candidate)
+          flush()
         })
-      }
-    })
-  }
-
-  async setAnswer(id: number, sdp: string): Promise<void> {
-    await this.page.evaluate(({ id, sdp }) => (window as unknown as W).s[id].pc.setRemoteDescription({ type: 'answer', sdp }), { id, sdp })
+        await pc.setLocalDescription(await pc.createOffer())
+        const postAt = Date.now()
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` }, body: pc.localDescription!.sdp })
+        const answer = await res.text()
+        if (res.status !== 201) throw new Error(`WHEP ${res.status} ${answer}`)
+        const answeredAt = Date.now()
+        sessionUrl = new URL(res.headers.get('location')!, location.href).href
+        await pc.setRemoteDescription({ type: 'answer', sdp: answer })
+        flush()
+        return { id, answeredAt, postMs: answeredAt - postAt, location: sessionUrl }
+      },
+      { url, token },
+    )
   }
 
   /** Answers a relay's offer (Janus); returns the gathered answer. */

@@ -10,13 +10,15 @@
  * Targets (issue 4): TTFF p50 ≤ 300 ms, p95 ≤ 500 ms; zero loss at 32 viewers; CPU per viewer ≤
  * Janus's; added latency ≤ 50 ms.
  * Run: npm run bench:relay (tsx bench/relay/run.ts); needs `bash scripts/install-system-deps.sh --with-janus`.
- * Env: BENCH_WINDOW_S (CPU window, default 10), BENCH_CPU_PROF=1 (gateway child runs with
+ * Env: BENCH_WINDOW_S (CPU window, default 10), BENCH_SETTLE_S (wait before each CPU window, default 8), BENCH_CPU_PROF=1 (gateway child runs with
  * --cpu-prof into bench/out/prof), BENCH_SKIP_JANUS=1, BENCH_SKIP_BROWSER=1, BENCH_OUT_NAME (default
- * relay: bench/out/relay.json), BENCH_NOTE (one more note line).
+ * relay: bench/out/relay.json), BENCH_NOTE (one more note line), BENCH_PERF=1 (`perf record -g` of each
+ * CPU window into bench/out/perf/<target>-<viewers>.data; the gateway child then runs with
+ * --perf-basic-prof so JavaScript frames have names).
  */
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import * as osModule from 'node:os'
 import { join } from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
@@ -28,6 +30,8 @@ import { launch, StampPage } from './browser.js'
 import { JanusStreamingClient, startJanus, type JanusProcess } from './janus.js'
 
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 10)
+/** Wait after each step's joins (and after start) before a CPU window: the relay's steady state, not its JIT warm-up. */
+const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 8)
 const SKIP_JANUS = process.env.BENCH_SKIP_JANUS === '1'
 const SKIP_BROWSER = process.env.BENCH_SKIP_BROWSER === '1'
 const STEPS = [1, 8, 32]
@@ -47,6 +51,13 @@ async function cpuPercent(pid: number, seconds: number): Promise<number> {
   const t0 = performance.now()
   await sleep(seconds * 1000)
   return ((cpuSeconds(pid) - c0) / ((performance.now() - t0) / 1000)) * 100
+}
+/** BENCH_PERF=1: `perf record -g` of the relay over the CPU window into bench/out/perf/<label>.data. */
+async function perfRecord(pid: number, label: string): Promise<void> {
+  if (process.env.BENCH_PERF !== '1') return
+  mkdirSync(join(projectRoot, 'bench', 'out', 'perf'), { recursive: true })
+  const perf = spawn('perf', ['record', '-F', '1999', '-g', '-q', '-o', join(projectRoot, 'bench', 'out', 'perf', `${label}.data`), '-p', String(pid), '--', 'sleep', String(WINDOW_S)], { stdio: 'ignore' })
+  await once(perf, 'exit')
 }
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 
@@ -126,7 +137,7 @@ const results: Record<'gateway' | 'janus', RelayResult | undefined> = { gateway:
 const prof = process.env.BENCH_CPU_PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(projectRoot, 'bench', 'out', 'prof')}`] : []
 
 try {
-  const gw = spawnNode(here('./gateway-child.ts'), [rtspUrl], prof)
+  const gw = spawnNode(here('./gateway-child.ts'), [rtspUrl], [...prof, ...(process.env.BENCH_PERF === '1' ? ['--perf-basic-prof'] : [])])
   cleanups.unshift(() => gw.stop())
   const ready = JSON.parse((await gw.next((l) => l.startsWith('READY '), 60_000)).slice(6)) as { port: number; cameraId: number; token: string }
   const base = `http://127.0.0.1:${ready.port}`
@@ -137,7 +148,7 @@ try {
   }
   const rx = spawnNode(here('./receivers-child.ts'), [])
   cleanups.unshift(() => rx.stop())
-  await sleep(4000) // both ingests running, GOP cache filled
+  await sleep(SETTLE_S * 1000) // both ingests running and warmed up, GOP cache filled
 
   const measure = async (target: 'gateway' | 'janus'): Promise<RelayResult> => {
     const pid = target === 'gateway' ? gw.proc.pid! : janus!.pid
@@ -152,7 +163,8 @@ try {
       have = n
       await sleep(2000)
       if (target === 'gateway') res.eld.push(JSON.parse((await gw.ask('eld', (l) => l.startsWith('ELD '))).slice(4)))
-      const [relayCpu, rxCpu] = await Promise.all([cpuPercent(pid, WINDOW_S), cpuPercent(rx.proc.pid!, WINDOW_S)])
+      await sleep(SETTLE_S * 1000)
+      const [relayCpu, rxCpu] = await Promise.all([cpuPercent(pid, WINDOW_S), cpuPercent(rx.proc.pid!, WINDOW_S), perfRecord(pid, `${target}-${n}`)])
       res.cpu[n] = relayCpu
       receiverCpu[`${target}@${n}`] = rxCpu
       const st = JSON.parse(await rx.ask(JSON.stringify({ cmd: 'stats' }), (l) => l.startsWith('{'))) as { viewers: ViewerStats[] }
@@ -176,15 +188,8 @@ try {
     const watch = async (target: 'gateway' | 'janus'): Promise<{ id: number; t0: number; answeredAt: number; postMs?: number; close(): Promise<void> }> => {
       const t0 = Date.now()
       if (target === 'gateway') {
-        const { id, sdp } = await page.offer()
-        const postAt = Date.now()
-        const res = await fetch(`${base}/api/cameras/${ready.cameraId}/whep?stream=main`, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${ready.token}` }, body: sdp })
-        const answer = await res.text()
-        if (res.status !== 201) throw new Error(`WHEP ${res.status} ${answer}`)
-        const answeredAt = Date.now()
-        await page.setAnswer(id, answer)
-        const loc = res.headers.get('location')!
-        return { id, t0, answeredAt, postMs: answeredAt - postAt, close: async () => void (await page.close(id), await fetch(base + loc, { method: 'DELETE', headers: { authorization: `Bearer ${ready.token}` } })) }
+        const v = await page.whepTrickle(`${base}/api/cameras/${ready.cameraId}/whep?stream=main`, ready.token)
+        return { id: v.id, t0, answeredAt: v.answeredAt, postMs: v.postMs, close: async () => void (await page.close(v.id), await fetch(v.location, { method: 'DELETE', headers: { authorization: `Bearer ${ready.token}` } })) }
       }
       const client = new JanusStreamingClient(janus!.url)
       const offer = await client.watch(janus!.mountpointId)
@@ -260,7 +265,7 @@ notes.push(
   `CPU: utime+stime from /proc/<pid>/stat over ${WINDOW_S} s windows (2 s after the joins), of the gateway child process and of the janus process; "per viewer" = total / viewers (includes ingest), "marginal" = (total@32 − idle) / 32`,
   `receivers: werift RTCPeerConnections (no decoding) in one Node child; SRTP decryption skipped after DTLS (sequence numbers read from the SRTP header, see receivers-child.ts), so no NACK is sent: loss = expected − distinct seqs received, on the wire before any repair; gap events = forward jumps (one jump of hundreds of packets is a sequence discontinuity, many small ones are drops)`,
   `receivers process CPU (% of one core) during the windows: ${Object.entries(receiverCpu).map(([k, v]) => `${k} ${v.toFixed(0)}%`).join(', ')}`,
-  `TTFF: headless Chromium, request (offer creation) → first framesDecoded > 0 (getStats every 10 ms), 8 joins one after another, each viewer closed before the next, random 0.3–1 s between joins; the gateway sends the cached GOP (stream pinned); Janus's TTFF well under the 1 s mean keyframe wait suggests it gets a keyframe on demand (its RTSP session is UDP with RTCP, which the GStreamer server honours). Non-trickle: the gateway's "answer received" includes Chromium's offer + full ICE gathering (the WHEP POST itself is the separate round-trip figure); for Janus Chromium gathers while answering, inside "connected"`,
+  `TTFF: headless Chromium, request (offer creation) → first framesDecoded > 0 (getStats every 10 ms), 8 joins one after another, each viewer closed before the next, random 0.3–1 s between joins; the gateway sends the cached GOP (stream pinned); Janus's TTFF well under the 1 s mean keyframe wait suggests it gets a keyframe on demand (its RTSP session is UDP with RTCP, which the GStreamer server honours). the gateway is joined as the web application joins (WHEP with trickle ICE: offer POSTed at once, candidates PATCHed); Janus is joined with its own API, Chromium's answer sent once gathered (its "offer received" is Janus's watch round trip)`,
   `glass-to-glass: the source draws Date.now() (32 bits of ms) as a block strip just before encoding; the page reads it back from each presented frame (requestVideoFrameCallback → canvas) and subtracts it from the frame's expected display time; includes encode, RTSP, relay, jitter buffer, decode, render — the same for both relays, so "added vs janus" is the gateway's extra over a C relay`,
   `machine: ${osModule.cpus().length} cores shared with other engineers' test runs; load average ${loadStart} at start, ${loadavg()} at end`,
 )

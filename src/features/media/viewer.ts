@@ -1,6 +1,7 @@
 import { packetizeH264 } from '../../lib/h264/index.js'
 import { packetizeH265 } from '../../lib/h265/index.js'
-import type { WebRtcSendPeer } from '../../lib/webrtc/werift-peer.js'
+import { Pacer } from '../../lib/media/index.js'
+import type { OutgoingRtp, WebRtcSendPeer } from '../../lib/webrtc/werift-peer.js'
 import type { VideoFrame } from './frame-source.js'
 import type { LiveStream, StreamSubscriber } from './live-stream.js'
 
@@ -17,6 +18,21 @@ export function payloadsOf(frame: VideoFrame): Buffer[] {
     payloadCache.set(frame, p)
   }
   return p
+}
+
+/** Fast start: packets sent back to back before pacing (a 720p keyframe is 30–60 of them). */
+const FAST_START_BURST = 32
+/** Floor of the catch-up rate, packets per ms (≈ 9.6 Mbit/s of 1200-byte packets). */
+const MIN_CATCH_UP_RATE = 1
+
+/** Catch-up rate for a GOP: three times its own packet rate, at least MIN_CATCH_UP_RATE. */
+export function catchUpRate(gop: readonly VideoFrame[]): number {
+  if (gop.length < 2) return MIN_CATCH_UP_RATE
+  let packets = 0
+  for (const f of gop) packets += payloadsOf(f).length
+  const spanMs = ((gop[gop.length - 1]!.timestamp - gop[0]!.timestamp) >>> 0) / 90
+  if (spanMs < 100 || spanMs > 60_000) return MIN_CATCH_UP_RATE
+  return Math.max(MIN_CATCH_UP_RATE, (3 * packets) / spanMs)
 }
 
 export interface ViewerHooks {
@@ -95,10 +111,6 @@ export class Viewer implements StreamSubscriber {
     if (!this.#connected || this.#closed) return
     // The negotiated codec is fixed for the session; a camera that changed codec needs a new one.
     if (frame.codec !== this.#peer.video.codec) return
-    if (this.#burst) {
-      this.#burst.push(frame)
-      return
-    }
     if (this.#needKeyframe) {
       if (!frame.keyframe) return
       this.#needKeyframe = false
@@ -119,6 +131,7 @@ export class Viewer implements StreamSubscriber {
     if (this.#lostTimer) clearTimeout(this.#lostTimer)
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
+    this.#endCatchUp()
     this.#hooks.ended?.(reason)
     await this.#peer.close()
   }
@@ -140,34 +153,36 @@ export class Viewer implements StreamSubscriber {
     const last = gop[gop.length - 1]!
     this.#tsOffset = (base - last.timestamp) >>> 0
     this.#needKeyframe = false
-    // Paced one frame per event-loop turn: a whole GOP at once overflows the receiver's socket
-    // buffer (hundreds of packets) and turns fast start into NACK storms. Live frames arriving
-    // meanwhile queue behind the burst.
-    this.#burst = []
-    let i = 0
-    const step = () => {
-      if (this.#closed) return
-      if (i < gop.length) {
-        this.#send(gop[i]!, (base - (gop.length - 1 - i)) >>> 0)
-        i++
-        setImmediate(step)
-        return
-      }
-      const queued = this.#burst ?? []
-      this.#burst = undefined
-      for (const f of queued) this.onFrame(f)
-    }
-    step()
+    // Paced: a GOP is hundreds of packets, and back to back they overflow the receiver's socket
+    // buffer before it has read the keyframe. The keyframe mostly fits the burst; the rest leaves at
+    // a few times the stream's own packet rate, and live frames arriving meanwhile queue behind it.
+    // Once the queue has drained, packets go straight out again, as the camera sent them.
+    this.#pacer = new Pacer<OutgoingRtp>({
+      burst: FAST_START_BURST,
+      ratePerMs: catchUpRate(gop),
+      send: (packet) => this.#peer.sendRtp(packet),
+      drained: () => this.#endCatchUp(),
+    })
+    for (let i = 0; i < gop.length; i++) this.#send(gop[i]!, (base - (gop.length - 1 - i)) >>> 0)
+    if (this.#pacer.queued === 0) this.#endCatchUp()
   }
 
-  /** Live frames held while the GOP burst is going out. */
-  #burst: VideoFrame[] | undefined
+  #endCatchUp(): void {
+    this.#pacer?.close()
+    this.#pacer = undefined
+  }
+
+  /** Set while the fast-start GOP is being paced out. */
+  #pacer: Pacer<OutgoingRtp> | undefined
 
   #send(frame: VideoFrame, timestamp: number): void {
     const payloads = payloadsOf(frame)
     const lastIdx = payloads.length - 1
+    const pacer = this.#pacer
     for (let i = 0; i <= lastIdx; i++) {
-      this.#peer.sendRtp({ sequenceNumber: this.#seq, timestamp, marker: i === lastIdx, payload: payloads[i]! })
+      const packet = { sequenceNumber: this.#seq, timestamp, marker: i === lastIdx, payload: payloads[i]! }
+      if (pacer) pacer.push(packet)
+      else this.#peer.sendRtp(packet)
       this.#seq = (this.#seq + 1) & 0xffff
     }
     this.#lastTs = timestamp

@@ -6,3 +6,4 @@ export {
   type H264StreamInfo,
   type VideoFrame,
 } from './h264-frame-source.js'
+export { Pacer, type PacerClock, type PacerOptions } from './pacer.js'

@@ -54,7 +54,9 @@ t.test('fast start, continuity and packetization', async (t) => {
   for (let n = 0; n < 5; n++) push!(frame(n, n === 0, 4))
   t.equal(peer.sent.length, 0, 'nothing before connect')
   peer.emit('state', 'connected')
+  t.equal(peer.sent.length, 32, 'the cached GOP (60 packets) starts with one burst of 32; the rest is paced')
   push!(frame(5, false, 4)) // live frame during the burst: queued behind it
+  t.equal(peer.sent.length, 32, 'a live frame during catch-up waits behind the GOP')
   await sleep(50)
   push!(frame(6, false, 1, 100))
   const byTs = new Map<number, OutgoingRtp[]>()
