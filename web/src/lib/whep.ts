@@ -1,7 +1,9 @@
 /**
  * A WHEP viewer (WebRTC-HTTP egress): POST an SDP offer to /api/cameras/:id/whep, get 201 with the
- * answer and a Location for the session; DELETE that Location to stop. Non-trickle: the offer is
- * sent once ICE gathering is done (host candidates only on a LAN, so that is quick).
+ * answer and a Location for the session; DELETE that Location to stop. Trickle ICE: the offer goes
+ * at once and the browser's candidates follow by PATCH (RFC 8840 fragments), because waiting for
+ * gathering to complete costs Chromium 100–150 ms even with host candidates only, a third of the
+ * time to first frame.
  */
 export class WhepError extends Error {
   constructor(readonly status: number, message: string) {
@@ -18,18 +20,13 @@ export interface WhepSession {
   close(): void
 }
 
-function waitForIce(pc: RTCPeerConnection, ms: number): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      pc.removeEventListener('icegatheringstatechange', check)
-      resolve()
-    }
-    const check = () => pc.iceGatheringState === 'complete' && done()
-    const timer = setTimeout(done, ms)
-    pc.addEventListener('icegatheringstatechange', check)
-  })
+/** The RFC 8840 fragment for some of our candidates (ICE credentials from the local offer). */
+function candidateFragment(localSdp: string, candidates: RTCIceCandidate[]): string {
+  const ufrag = /^a=ice-ufrag:(.*)$/m.exec(localSdp)?.[1]?.trim() ?? ''
+  const pwd = /^a=ice-pwd:(.*)$/m.exec(localSdp)?.[1]?.trim() ?? ''
+  const lines = [`a=ice-ufrag:${ufrag}`, `a=ice-pwd:${pwd}`]
+  for (const c of candidates) lines.push(`a=mid:${c.sdpMid ?? '0'}`, `a=${c.candidate}`)
+  return lines.join('\r\n') + '\r\n'
 }
 
 /** Sessions still open; a closing page ends them all so the gateway can release the upstreams. */
@@ -44,9 +41,23 @@ export async function startWhep(cameraId: number, stream: 'main' | 'sub', signal
   pc.addTransceiver('video', { direction: 'recvonly' })
   pc.ontrack = (ev) => media.addTrack(ev.track)
   let location: string | null = null
+  // Candidates found before the session has a Location wait here, then go in one PATCH.
+  const pending: RTCIceCandidate[] = []
+  const trickle = () => {
+    if (!location || pending.length === 0 || !pc.localDescription) return
+    const body = candidateFragment(pc.localDescription.sdp, pending.splice(0))
+    // A lost PATCH is not fatal: the gateway also learns the browser's address from its ICE checks.
+    fetch(location, { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag' }, body, credentials: 'same-origin' }).catch(() => {})
+  }
+  pc.onicecandidate = (ev) => {
+    if (!ev.candidate?.candidate) return
+    pending.push(ev.candidate)
+    trickle()
+  }
   const close = () => {
     open.delete(close)
     pc.ontrack = null
+    pc.onicecandidate = null
     pc.close()
     if (location) fetch(location, { method: 'DELETE', credentials: 'same-origin', keepalive: true }).catch(() => {})
     location = null
@@ -54,7 +65,6 @@ export async function startWhep(cameraId: number, stream: 'main' | 'sub', signal
   open.add(close)
   try {
     await pc.setLocalDescription(await pc.createOffer())
-    await waitForIce(pc, 1500)
     const res = await fetch(`/api/cameras/${cameraId}/whep?stream=${stream}`, {
       method: 'POST',
       headers: { 'content-type': 'application/sdp', accept: 'application/sdp' },
@@ -77,6 +87,7 @@ export async function startWhep(cameraId: number, stream: 'main' | 'sub', signal
     const answer = await res.text()
     if (signal.aborted) throw new DOMException('aborted', 'AbortError')
     await pc.setRemoteDescription({ type: 'answer', sdp: answer })
+    trickle()
     const mode = res.headers.get('x-gateway-video')
     return { pc, stream: media, get location() { return location }, mode, close }
   } catch (err) {
