@@ -21,6 +21,7 @@ import { OrgService, orgMigrations, orgRoutes } from './features/org/index.js'
 import { RegistryService, registryMigrations, registryRoutes } from './features/registry/index.js'
 import { MediaService, mediaRoutes } from './features/media/index.js'
 import { WallService, wallMigrations, wallRoutes } from './features/wall/index.js'
+import { PlanService, planRoutes, plansMigrations } from './features/plans/index.js'
 import { webRoutes } from './features/web/index.js'
 import { HealthService, healthMigrations, healthRoutes, liveStateFrom } from './features/health/index.js'
 import { EventStreamService, eventRoutes, eventsMigrations } from './features/events/index.js'
@@ -33,7 +34,7 @@ import { createRecordings, recordingsMigrations, type ExportService, type Record
 export const VERSION: string = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version
 
 /** Schema changes in dependency order: a feature's tables may reference only those before it. */
-const MIGRATIONS: Migration[][] = [auditMigrations, orgMigrations, authMigrations, registryMigrations, wallMigrations, eventsMigrations, casesMigrations, alarmsMigrations, healthMigrations, discoveryMigrations, recordingsMigrations]
+const MIGRATIONS: Migration[][] = [auditMigrations, orgMigrations, authMigrations, registryMigrations, wallMigrations, plansMigrations, eventsMigrations, casesMigrations, alarmsMigrations, healthMigrations, discoveryMigrations, recordingsMigrations]
 
 export interface GatewayServices {
   db: Db
@@ -44,6 +45,7 @@ export interface GatewayServices {
   registry: RegistryService
   media: MediaService
   stream: EventStreamService
+  plans: PlanService
   cases: CasesService
   alarms: AlarmsService
   ingest: AlarmIngest
@@ -121,10 +123,11 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   const guard = createGuard(auth)
   const media = new MediaService({ registry, audit, org, bus, settings: config.media, metrics: metrics.registry, log: app.log })
   app.addHook('onClose', async () => media.close())
-  const health = new HealthService({ db, registry, org, bus, settings: config.health, metrics: metrics.registry, log: app.log, live: liveStateFrom(media) })
+  const stream = new EventStreamService(db)
+  const health = new HealthService({ db, registry, org, bus, stream, settings: config.health, metrics: metrics.registry, log: app.log, live: liveStateFrom(media) })
   app.addHook('onClose', async () => health.close())
   const wall = new WallService({ db, org, registry, audit })
-  const stream = new EventStreamService(db)
+  const plans = new PlanService({ db, org, audit, maxBytes: config.http.planBodyLimitBytes })
   const { cases, alarms, ingest, safetyIndex, notify } = createAlarmsAndCases({ app, db, bus, org, auth, registry, audit, stream, config, metrics: metrics.registry, snapshots: snapshotSourceFrom(media) })
   const discovery = new DiscoveryService({ db, registry, org, audit, settings: config.discovery, log: app.log })
   app.addHook('onClose', async () => discovery.close())
@@ -158,6 +161,7 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
     ['/api', auditRoutes({ audit, guard })],
     ['/api', mediaRoutes({ media, guard })],
     ['/api', wallRoutes({ wall, guard })],
+    ['/api', planRoutes({ plans, guard })],
     ['/api', eventRoutes({ stream, guard, heartbeatSeconds: config.events.heartbeatSeconds })],
     ['/api', caseRoutes({ cases, safetyIndex, guard })],
     ['/api', alarmRoutes({ alarms, guard })],
@@ -180,7 +184,7 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   await app.ready()
   return {
     app,
-    services: { db, bus, audit, org, auth, registry, media, stream, cases, alarms, ingest, health, discovery, recordings, evidence },
+    services: { db, bus, audit, org, auth, registry, media, stream, plans, cases, alarms, ingest, health, discovery, recordings, evidence },
     config,
     firstAdmin,
     demo,

@@ -69,6 +69,24 @@ export class ConflictError extends GatewayError {
   readonly code = 'conflict'
 }
 
+/** 413: the request body (an upload) is larger than the route accepts. */
+export class PayloadTooLargeError extends GatewayError {
+  readonly status = 413
+  readonly code = 'body_too_large'
+  static field(field: string, message: string): PayloadTooLargeError {
+    return new PayloadTooLargeError(`${field}: ${message}`, [{ field, message }])
+  }
+}
+
+/** 415: the body is not of a type the route accepts (e.g. an image that is not PNG, JPEG or WebP). */
+export class UnsupportedMediaTypeError extends GatewayError {
+  readonly status = 415
+  readonly code = 'unsupported_media_type'
+  static field(field: string, message: string): UnsupportedMediaTypeError {
+    return new UnsupportedMediaTypeError(`${field}: ${message}`, [{ field, message }])
+  }
+}
+
 /** 429: too many requests; `retryAfterSeconds` goes into the Retry-After header. */
 export class TooManyRequestsError extends GatewayError {
   readonly status = 429

@@ -18,4 +18,13 @@ export const eventsMigrations: Migration[] = [
       CREATE INDEX stream_events_scope ON stream_events (unit_path, id);
     `,
   },
+  {
+    id: 'events-002',
+    up: `
+      -- 内保外用: an event about a site camera that is not shared upward (its status, say) goes to
+      -- the site itself and to the admins and technicians above it, not to patrol or research
+      -- roles above it, the same rule the registry applies to the camera.
+      ALTER TABLE stream_events ADD COLUMN site_private INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ]

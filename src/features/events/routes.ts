@@ -3,14 +3,16 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ValidationError } from '../../core/errors.js'
 import { principalOf, type Guard } from '../../core/http/guard.js'
+import { scopeOf } from '../../core/scope.js'
 import { problemResponses } from '../../core/http/schemas.js'
 import type { EventStreamService, StreamEvent } from './service.js'
 
 const streamSchema = {
   tags: ['events'],
-  summary: 'Server-Sent Events: new alarms and case changes in your subtree; resume with Last-Event-ID',
+  summary: 'Server-Sent Events: new alarms, case changes and camera status changes in your subtree; resume with Last-Event-ID',
   description:
-    'Each message has `id`, `event` (alarm.new, case.created, case.updated, case.transition, case.escalated, case.overdue, …) and JSON `data`. ' +
+    'Each message has `id`, `event` (alarm.new, case.created, case.updated, case.transition, case.escalated, case.overdue, camera.status, export.progress) and JSON `data`. ' +
+    'camera.status follows the registry’s visibility: a site camera not shared upward (内保外用) reaches its site and the admins and technicians above it only. ' +
     'Reconnect with the `Last-Event-ID` header (or `?lastEventId=`) to receive what you missed, then live events. A comment line is sent as a heartbeat.',
   querystring: Type.Object({ lastEventId: Type.Optional(Type.String({ maxLength: 20 })) }, { additionalProperties: false }),
   response: { ...problemResponses },
@@ -74,7 +76,8 @@ export function eventRoutes(deps: { stream: EventStreamService; guard: Guard; he
         if (!ended) res.write(`: heartbeat ${new Date().toISOString()}\n\n`)
       }, deps.heartbeatSeconds * 1000)
       heartbeat.unref()
-      unsubscribe = stream.subscribe({ unitPath: principal.unitPath, send }, afterId).unsubscribe
+      const scope = scopeOf(principal)
+      unsubscribe = stream.subscribe({ unitPath: scope.unitPath, seesPrivateSiteCameras: scope.seesPrivateSiteCameras, send }, afterId).unsubscribe
       if (ended) unsubscribe()
       open.add(end)
       request.raw.on('close', end)

@@ -28,6 +28,7 @@ interface Row {
   type: string
   unit_path: string
   payload: string
+  site_private: 0 | 1
 }
 
 const toEvent = (r: Row): StreamEvent => ({ id: r.id, at: r.at, type: r.type, unitPath: r.unit_path, payload: JSON.parse(r.payload) as unknown })
@@ -35,14 +36,30 @@ const toEvent = (r: Row): StreamEvent => ({ id: r.id, at: r.at, type: r.type, un
 export interface StreamSubscriber {
   /** path of the subscriber's unit: only events whose unit path lies under it are delivered */
   unitPath: string
+  /**
+   * From the subscriber's scope (scopeOf): admins and technicians also get the site-private
+   * events of sites below them; others only those of their own unit. Absent means no.
+   */
+  seesPrivateSiteCameras?: boolean
   /** last id delivered (replay included); live delivery skips anything at or below it */
   lastId: number
   send(event: StreamEvent): void
 }
 
+export interface PublishOptions {
+  /** 内保外用: the event concerns a site camera not shared upward (see StreamSubscriber) */
+  sitePrivate?: boolean
+}
+
 /** The typed publisher other features use; must be called inside the transaction of the change. */
 export interface StreamPublisher {
-  publish<K extends keyof StreamEventTypes>(type: K, unitPath: string, payload: StreamEventTypes[K]): number
+  publish<K extends keyof StreamEventTypes>(type: K, unitPath: string, payload: StreamEventTypes[K], options?: PublishOptions): number
+}
+
+/** Whether a subscriber gets an event: under its unit, and a site-private one only if its scope allows. */
+function deliverable(r: Pick<Row, 'unit_path' | 'site_private'>, sub: Pick<StreamSubscriber, 'unitPath' | 'seesPrivateSiteCameras'>): boolean {
+  if (!r.unit_path.startsWith(sub.unitPath)) return false
+  return r.site_private === 0 || sub.seesPrivateSiteCameras === true || r.unit_path === sub.unitPath
 }
 
 /**
@@ -63,15 +80,17 @@ export class EventStreamService implements StreamPublisher {
 
   constructor(db: Db) {
     this.#db = db
-    this.#insert = db.prepare('INSERT INTO stream_events (at, type, unit_path, payload) VALUES (?, ?, ?, ?)')
+    this.#insert = db.prepare('INSERT INTO stream_events (at, type, unit_path, payload, site_private) VALUES (?, ?, ?, ?, ?)')
     this.#tailStmt = db.prepare('SELECT * FROM stream_events WHERE id > ? ORDER BY id LIMIT 5000')
-    this.#replayStmt = db.prepare('SELECT * FROM stream_events WHERE id > @after AND unit_path >= @lo AND unit_path < @hi ORDER BY id LIMIT @limit')
+    this.#replayStmt = db.prepare(
+      'SELECT * FROM stream_events WHERE id > @after AND unit_path >= @lo AND unit_path < @hi AND (site_private = 0 OR @seesPrivate = 1 OR unit_path = @own) ORDER BY id LIMIT @limit',
+    )
     this.#maxIdStmt = db.prepare('SELECT coalesce(max(id), 0) FROM stream_events').pluck()
     this.#cursor = this.#maxIdStmt.get() as number
   }
 
-  publish<K extends keyof StreamEventTypes>(type: K, unitPath: string, payload: StreamEventTypes[K]): number {
-    const id = Number(this.#insert.run(new Date().toISOString(), type, unitPath, JSON.stringify(payload)).lastInsertRowid)
+  publish<K extends keyof StreamEventTypes>(type: K, unitPath: string, payload: StreamEventTypes[K], options: PublishOptions = {}): number {
+    const id = Number(this.#insert.run(new Date().toISOString(), type, unitPath, JSON.stringify(payload), options.sitePrivate ? 1 : 0).lastInsertRowid)
     this.#schedule()
     return id
   }
@@ -89,7 +108,7 @@ export class EventStreamService implements StreamPublisher {
     if (afterId !== null) {
       const { lo, hi } = subtreeRange(sub.unitPath)
       for (;;) {
-        const rows = this.#replayStmt.all({ after: subscriber.lastId, lo, hi, limit: 1000 }) as Row[]
+        const rows = this.#replayStmt.all({ after: subscriber.lastId, lo, hi, seesPrivate: sub.seesPrivateSiteCameras ? 1 : 0, own: sub.unitPath, limit: 1000 }) as Row[]
         for (const r of rows) {
           sub.send(toEvent(r))
           subscriber.lastId = r.id
@@ -143,7 +162,7 @@ export class EventStreamService implements StreamPublisher {
         let event: StreamEvent | undefined
         for (const sub of this.#subscribers) {
           if (r.id <= sub.lastId) continue
-          if (!r.unit_path.startsWith(sub.unitPath)) continue
+          if (!deliverable(r, sub)) continue
           event ??= toEvent(r)
           sub.lastId = r.id
           try {

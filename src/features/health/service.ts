@@ -4,12 +4,20 @@ import { inTransaction, nowIso, type Db } from '../../core/db.js'
 import { NotFoundError, ValidationError } from '../../core/errors.js'
 import type { EventBus, GatewayEvents } from '../../core/events.js'
 import { scopeOf, type Principal } from '../../core/scope.js'
+import type { StreamPublisher } from '../events/index.js'
 import type { OrgService } from '../org/index.js'
 import type { Camera, CameraCredentials, CameraStatus, RegistryService } from '../registry/index.js'
 import { endpointOf, onvifClockCheck, rtspDescribeCheck, snapshotCheck } from './checks.js'
 import { ALL_REASONS, CHECK_NAMES, FAILURE_REASONS, type CameraHealthState, type CheckResult, type HealthSettings, type Period, type ProbeOutcome, type RateBreakdown, type Reason, type Transition } from './model.js'
 import { historyBuckets, MAX_BUCKETS, BUCKET_MS, nowBreakdown, windowOf, type Bucket, type TimeBreakdown } from './rate.js'
 import { HealthStore } from './store.js'
+
+declare module '../events/index.js' {
+  interface StreamEventTypes {
+    /** a camera's status changed (online, degraded, offline), for the status dots of the screens */
+    'camera.status': { camera: { id: number; unitId: number; status: CameraStatus; previous: CameraStatus; reasons: string[]; since: string } }
+  }
+}
 
 /**
  * What the live-video feature knows about a camera: a camera someone is watching or recording
@@ -85,6 +93,7 @@ export class HealthService {
   readonly #settings: HealthSettings
   readonly #log: FastifyBaseLogger | undefined
   #live: LiveStateSource | undefined
+  readonly #stream: StreamPublisher | undefined
   readonly #states = new Map<number, CameraHealthState>()
   readonly #synced = new Set<number>()
   #statesLoaded = false
@@ -96,7 +105,7 @@ export class HealthService {
   readonly #checksTotal: Counter<'check' | 'result'>
   readonly #sweepDuration: Histogram<'trigger'>
 
-  constructor(deps: { db: Db; registry: RegistryService; org: OrgService; bus: EventBus; settings: HealthSettings; metrics?: Registry; log?: FastifyBaseLogger; live?: LiveStateSource }) {
+  constructor(deps: { db: Db; registry: RegistryService; org: OrgService; bus: EventBus; stream?: StreamPublisher; settings: HealthSettings; metrics?: Registry; log?: FastifyBaseLogger; live?: LiveStateSource }) {
     this.#db = deps.db
     this.#store = new HealthStore(deps.db)
     this.#registry = deps.registry
@@ -105,6 +114,7 @@ export class HealthService {
     this.#settings = deps.settings
     this.#log = deps.log
     this.#live = deps.live
+    this.#stream = deps.stream
     const registers = deps.metrics ? [deps.metrics] : []
     this.#checksTotal = new Counter({ name: 'gateway_health_checks_total', help: 'Health check results by check and result (ok or reason code)', labelNames: ['check', 'result'] as const, registers })
     for (const check of CHECK_NAMES) this.#checksTotal.inc({ check, result: 'ok' }, 0)
@@ -481,6 +491,7 @@ export class HealthService {
         if (status !== st.status) {
           this.#store.addTransition({ cameraId: camera.id, unitId: camera.unitId, class: camera.class, kind: camera.kind, from: st.status, to: status, reasons: newReasons, at })
           this.#registry.setStatus(camera.id, status, newReasons, at)
+          this.#publishStatus(camera, st.status, status, newReasons, at)
           transitions++
           if (status === 'online') events.push(['camera.online', { cameraId: camera.id, unitId: camera.unitId, at }])
           else if (status === 'offline' || status === 'degraded') events.push([`camera.${status}`, { cameraId: camera.id, unitId: camera.unitId, at, reasons: newReasons }])
@@ -501,6 +512,17 @@ export class HealthService {
     for (const [check, result] of counted) this.#checksTotal.inc({ check, result })
     for (const [name, event] of events) this.#bus.emit(name as 'camera.offline', event as GatewayEvents['camera.offline'])
     return { transitions, statuses }
+  }
+
+  /**
+   * The push stream's copy of a transition, in the same transaction as the status row. Scoped like
+   * the camera: a site camera not shared upward (内保外用) is site-private on the stream too.
+   */
+  #publishStatus(camera: Camera, previous: CameraStatus, status: CameraStatus, reasons: string[], at: string): void {
+    if (!this.#stream) return
+    const unit = this.#org.getUnscoped(camera.unitId)
+    if (!unit) return
+    this.#stream.publish('camera.status', unit.path, { camera: { id: camera.id, unitId: camera.unitId, status, previous, reasons, since: at } }, { sitePrivate: unit.tier === 'site' && !camera.sharedUpward })
   }
 
   // --- reading ---------------------------------------------------------------------------------

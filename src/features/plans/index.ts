@@ -1,0 +1,5 @@
+export { PlanService, type PlanView, type CornerInput } from './service.js'
+export { plansMigrations } from './migrations.js'
+export { planRoutes } from './routes.js'
+export { sniffImage, PLAN_TYPES, MAX_PLAN_SIDE, type ImageInfo, type PlanContentType } from './image.js'
+export type { Corners, Plan } from './store.js'
