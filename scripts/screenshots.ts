@@ -4,6 +4,7 @@
  * web application (run scripts/build-web.sh first), headless Chromium. Writes docs/screenshots/*.png.
  *
  *   npx tsx scripts/screenshots.ts
+ *   SHOTS_ONLY=footage|map npx tsx scripts/screenshots.ts   (that screenshot alone)
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -49,7 +50,98 @@ async function main(): Promise<void> {
       return tiles.filter((x) => (x.stats?.framesDecoded ?? 0) > 5).length >= n
     }, n, { timeout: 60_000 })
 
+  // the map: a district plan drawn here (roads, a river, a block per community at its coordinates),
+  // uploaded as the street's plan, with health checked so the dots have colours
+  const mapShot = async () => {
+    const login = async (username: string) => (await gw.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password: DEMO_PASSWORD } })).json().token as string
+    const tech = { authorization: `Bearer ${await login('station.technician')}` }
+    const units = (await gw.app.inject({ url: '/api/units', headers: tech })).json().items as { id: number; tier: string; name: string; path: string; lat: number | null; lon: number | null }[]
+    const station = units.find((u) => u.tier === 'police_station')!
+    const all = (await gw.app.inject({ url: '/api/cameras?limit=500', headers: tech })).json().items as { id: number; unitId: number; location: { lat: number; lon: number } }[]
+    const cams = all.filter((c) => units.find((u) => u.id === c.unitId)?.path.startsWith(station.path))
+    const lats = cams.map((c) => c.location.lat)
+    const lons = cams.map((c) => c.location.lon)
+    // the station's cameras with a margin, widened to a 16:10 picture (a degree of longitude is cos(lat) of one of latitude)
+    const k = Math.cos((lats[0]! * Math.PI) / 180)
+    let latSpan = Math.max(...lats) - Math.min(...lats) + 0.004
+    let lonSpan = Math.max(...lons) - Math.min(...lons) + 0.006
+    if ((lonSpan * k) / latSpan < 1.6) lonSpan = (1.6 * latSpan) / k
+    else latSpan = (lonSpan * k) / 1.6
+    const midLat = (Math.max(...lats) + Math.min(...lats)) / 2
+    const midLon = (Math.max(...lons) + Math.min(...lons)) / 2
+    const corners = { nwLat: midLat + latSpan / 2, nwLon: midLon - lonSpan / 2, seLat: midLat - latSpan / 2, seLon: midLon + lonSpan / 2 }
+    // one site camera made unreachable: the map shows a red dot among the green ones
+    const broken = cams.find((c) => units.find((u) => u.id === c.unitId)?.tier === 'site')!
+    await gw.app.inject({ method: 'PATCH', url: `/api/cameras/${broken.id}`, headers: tech, payload: { streams: { main: { uri: 'rtsp://127.0.0.1:9/gone', codec: 'h264' } } } })
+    await gw.app.inject({ method: 'POST', url: `/api/health/check?unit=${station.id}`, headers: tech })
+    for (let i = 0; i < 2; i++) await gw.app.inject({ method: 'POST', url: `/api/cameras/${broken.id}/health/check`, headers: tech })
+    const page = await open('station.technician')
+    const png = await page.evaluate(
+      ({ corners, units, title }) => {
+        const W = 1600
+        const H = Math.round((W * (corners.nwLat - corners.seLat)) / ((corners.seLon - corners.nwLon) * Math.cos((corners.nwLat * Math.PI) / 180)))
+        const canvas = document.createElement('canvas')
+        canvas.width = W
+        canvas.height = H
+        const g = canvas.getContext('2d')!
+        // no helper functions in here: tsx would wrap them in a __name() the page does not have
+        const sx = W / (corners.seLon - corners.nwLon)
+        const sy = H / (corners.nwLat - corners.seLat)
+        g.fillStyle = '#101b2c'
+        g.fillRect(0, 0, W, H)
+        g.strokeStyle = '#0f3a5f'
+        g.lineWidth = 46
+        g.beginPath()
+        g.moveTo(0, H * 0.86)
+        g.bezierCurveTo(W * 0.3, H * 0.7, W * 0.55, H * 1.02, W, H * 0.8)
+        g.stroke()
+        for (const u of units) {
+          if (u.lat === null || u.lon === null || u.tier !== 'community') continue
+          g.fillStyle = '#17263d'
+          g.strokeStyle = '#2b4063'
+          g.lineWidth = 2
+          g.beginPath()
+          const ux = (u.lon - corners.nwLon) * sx
+          const uy = (corners.nwLat - u.lat) * sy
+          g.roundRect(ux - 62, uy - 48, 124, 96, 8)
+          g.fill()
+          g.stroke()
+          g.fillStyle = '#7f93b5'
+          g.font = '20px "Noto Sans CJK SC", sans-serif'
+          g.fillText(u.name.replace('工作站', ''), ux - 56, uy + 40)
+        }
+        g.strokeStyle = '#33496e'
+        g.lineWidth = 14
+        for (const f of [0.2, 0.5, 0.8]) {
+          g.beginPath()
+          g.moveTo(0, H * f)
+          g.lineTo(W, H * f)
+          g.stroke()
+          g.beginPath()
+          g.moveTo(W * f, 0)
+          g.lineTo(W * f, H)
+          g.stroke()
+        }
+        g.fillStyle = '#a9b8d3'
+        g.font = 'bold 30px "Noto Sans CJK SC", sans-serif'
+        g.fillText(title, 28, 88)
+        return canvas.toDataURL('image/png').split(',')[1]!
+      },
+      { corners, units, title: `${station.name} 辖区平面图` },
+    )
+    const query = new URLSearchParams(Object.entries(corners).map(([k, v]) => [k, String(v)]))
+    const put = await gw.app.inject({ method: 'PUT', url: `/api/plans/${station.id}?${query}`, headers: { ...tech, 'content-type': 'image/png' }, payload: Buffer.from(png, 'base64') })
+    if (put.statusCode !== 201) throw new Error(`plan upload: ${put.statusCode} ${put.body}`)
+    await page.locator('[data-testid=nav] a[data-route=map]').click()
+    await page.locator('[data-testid=map][data-mode=plan]').waitFor()
+    await page.locator('[data-testid=map-camera]').first().waitFor()
+    await page.waitForTimeout(500)
+    await shot(page, 'map')
+    await page.context().close()
+  }
+
   try {
+    if (process.env.SHOTS_ONLY === 'map') return await mapShot()
     // footage: two cameras recording (the second from later on: a gap), playback, an export for a case, verified
     {
       const login = async (username: string) => (await gw.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password: DEMO_PASSWORD } })).json().token as string
@@ -129,12 +221,8 @@ async function main(): Promise<void> {
     await shot(wall, 'tour')
     await wall.locator('[data-testid=tour-stop]').click()
 
-    // the map
-    await wall.locator('[data-testid=nav] a[data-route=map]').click()
-    await wall.locator('[data-testid=map-camera]').first().waitFor()
-    await wall.waitForTimeout(300)
-    await shot(wall, 'map')
     await wall.context().close()
+    await mapShot()
 
     // an alarm through the webhook, and the case screen
     {

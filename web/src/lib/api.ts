@@ -349,3 +349,26 @@ export const footage = {
   downloadUrl: (id: string) => `/api/exports/${encodeURIComponent(id)}/download`,
   verify: (zip: Blob) => request<VerifyReport>('POST', '/api/exports/verify', zip, { contentType: 'application/zip' }),
 }
+
+// --- map plans ---------------------------------------------------------------------------------
+export interface LatLon { lat: number; lon: number }
+export interface Plan {
+  unitId: number
+  contentType: 'image/png' | 'image/jpeg' | 'image/webp'
+  width: number
+  height: number
+  size: number
+  sha256: string
+  /** north-west (top-left) and south-east (bottom-right) corners of the image */
+  corners: { nw: LatLon; se: LatLon }
+  uploadedBy: string
+  updatedAt: string
+  imageUrl: string
+}
+export interface PlanCorners { nwLat: number; nwLon: number; seLat: number; seLon: number }
+export const plans = {
+  list: () => request<{ items: Plan[] }>('GET', '/api/plans').then((r) => r.items),
+  upload: (unitId: number, file: Blob, c: PlanCorners) =>
+    request<Plan>('PUT', `/api/plans/${unitId}?${new URLSearchParams({ nwLat: String(c.nwLat), nwLon: String(c.nwLon), seLat: String(c.seLat), seLon: String(c.seLon) })}`, file, { contentType: file.type || 'application/octet-stream' }),
+  remove: (unitId: number) => request<void>('DELETE', `/api/plans/${unitId}`),
+}

@@ -1,10 +1,11 @@
-import type { Case } from './api'
+import type { Case, CameraStatus } from './api'
 import { createStore } from './store'
 
 /**
  * The live event stream (Server-Sent Events, scoped by the server to the user's subtree). The
  * browser's EventSource reconnects by itself and resumes with Last-Event-ID. Screens listen to
- * `liveEvents`; new urgent or high-priority alarms and one-button alarms ring and flash anywhere.
+ * `liveEvents`; new urgent or high-priority alarms and one-button alarms ring and flash anywhere;
+ * camera status changes go to `onCameraStatus` listeners (the status dots of tree, map and wall).
  */
 export interface LiveEvent {
   id: number
@@ -16,6 +17,21 @@ export const liveEvents = createStore<{ last: LiveEvent | null; connected: boole
 
 let source: EventSource | null = null
 const TYPES = ['alarm.new', 'case.created', 'case.updated', 'case.transition', 'case.escalated', 'case.overdue']
+
+export interface CameraStatusChange {
+  id: number
+  unitId: number
+  status: CameraStatus
+  previous: CameraStatus
+  reasons: string[]
+  since: string
+}
+const statusListeners = new Set<(c: CameraStatusChange) => void>()
+/** Called for every camera.status event; returns the unsubscribe. */
+export function onCameraStatus(fn: (c: CameraStatusChange) => void): () => void {
+  statusListeners.add(fn)
+  return () => statusListeners.delete(fn)
+}
 
 export function isPressing(c: Partial<Case>): boolean {
   return c.priority === 'urgent' || c.priority === 'high' || c.kind === 'one_button_alarm' || c.kind === 'one_button_help'
@@ -66,6 +82,26 @@ export function connectEvents(): void {
         flashTimer = setTimeout(() => liveEvents.set({ flash: null }), 15_000)
       }
     })
+  }
+  source.addEventListener('camera.status', (msg) => {
+    let data: { camera?: CameraStatusChange }
+    try {
+      data = JSON.parse((msg as MessageEvent<string>).data) as typeof data
+    } catch {
+      return
+    }
+    if (data.camera) for (const fn of [...statusListeners]) fn(data.camera)
+  })
+}
+
+/**
+ * EventSource retries by itself after a network error, but gives up for good on an HTTP error
+ * (a gateway restarting behind a proxy, say): start a new one then. Called by the slow poll.
+ */
+export function reconnectEventsIfClosed(): void {
+  if (source && source.readyState === EventSource.CLOSED) {
+    source = null
+    connectEvents()
   }
 }
 

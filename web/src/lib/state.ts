@@ -1,5 +1,5 @@
 import { api, setUnauthorizedHandler, type Camera, type Me, type Role, type Tour, type Unit } from './api'
-import { connectEvents, disconnectEvents } from './events'
+import { connectEvents, disconnectEvents, liveEvents, onCameraStatus, reconnectEventsIfClosed, type CameraStatusChange } from './events'
 import { createStore } from './store'
 
 export type WallSize = 1 | 4 | 9 | 16
@@ -81,15 +81,54 @@ export async function loadSession(): Promise<void> {
   }
 }
 
+/** when the camera list was last read whole (the slow poll's clock) */
+let lastCameraRefresh = 0
+
 export async function loadData(): Promise<void> {
-  const [units, cameras, layout, tours] = await Promise.all([api.units(), api.allCameras(), api.layout(), api.tours()])
+  // the stream first: a status change while the lists load is then not missed
   connectEvents()
-  app.set({ units, cameras, camerasLoaded: true, wallSize: layout.size, tiles: fit(layout.tiles, layout.size), spareTiles: [], tours, selectedTile: 0 })
+  const [units, cameras, layout, tours] = await Promise.all([api.units(), api.allCameras(), api.layout(), api.tours()])
+  lastCameraRefresh = Date.now()
+  app.set({ units, cameras: withPushed(cameras), camerasLoaded: true, wallSize: layout.size, tiles: fit(layout.tiles, layout.size), spareTiles: [], tours, selectedTile: 0 })
 }
 
 export async function refreshCameras(): Promise<void> {
-  app.set({ cameras: await api.allCameras() })
+  lastCameraRefresh = Date.now()
+  app.set({ cameras: withPushed(await api.allCameras()) })
 }
+
+// Status dots by push: each camera.status event updates that camera in place (tree, map, wall).
+// A list read while an event was on its way may be older than the event: the newer status wins.
+const pushed = new Map<number, CameraStatusChange>()
+function withPushed(cameras: Camera[]): Camera[] {
+  return cameras.map((c) => {
+    const p = pushed.get(c.id)
+    return p && (c.statusChangedAt === null || p.since > c.statusChangedAt) ? { ...c, status: p.status, statusReasons: p.reasons, statusChangedAt: p.since } : c
+  })
+}
+onCameraStatus((change) => {
+  pushed.set(change.id, change)
+  const { cameras } = app.get()
+  const i = cameras.findIndex((c) => c.id === change.id)
+  if (i < 0) return
+  const next = [...cameras]
+  next[i] = { ...cameras[i]!, status: change.status, statusReasons: change.reasons, statusChangedAt: change.since }
+  app.set({ cameras: next })
+})
+
+// After the stream was down, read the cameras once: what changed meanwhile may not be replayed.
+let streamWasUp = false
+let streamDropped = false
+liveEvents.subscribe(() => {
+  const { connected } = liveEvents.get()
+  if (connected === streamWasUp) return
+  streamWasUp = connected
+  if (!connected) streamDropped = true
+  else if (streamDropped && app.get().me) {
+    streamDropped = false
+    refreshCameras().catch(() => {})
+  }
+})
 
 export async function refreshTours(): Promise<void> {
   app.set({ tours: await api.tours() })
@@ -218,8 +257,16 @@ export async function logout(): Promise<void> {
   app.set({ me: null, expired: false, cameras: [], units: [], camerasLoaded: false, selection: [], tours: [] })
 }
 
-// Session expiry without any request, and fresh status dots: ask the server now and then.
+// Session expiry without any request: ask the server now and then. Status dots come by push; the
+// camera list is polled only while the stream is down, and re-read every 10 minutes regardless
+// (names, reasons and other edits that are not pushed).
+const POLL_MS = 60_000
+const FULL_REFRESH_MS = 10 * 60_000
 setInterval(() => {
   if (!app.get().me || document.visibilityState !== 'visible') return
-  api.me().then(() => refreshCameras()).catch(() => {})
-}, 60_000)
+  reconnectEventsIfClosed()
+  api
+    .me()
+    .then(() => (!liveEvents.get().connected || Date.now() - lastCameraRefresh >= FULL_REFRESH_MS ? refreshCameras() : undefined))
+    .catch(() => {})
+}, POLL_MS)
