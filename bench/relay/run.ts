@@ -13,7 +13,8 @@
  * Env: BENCH_WINDOW_S (CPU window, default 10), BENCH_SETTLE_S (wait before each CPU window, default 8), BENCH_CPU_PROF=1 (gateway child runs with
  * --cpu-prof into bench/out/prof), BENCH_SKIP_JANUS=1, BENCH_SKIP_BROWSER=1, BENCH_OUT_NAME (default
  * relay: bench/out/relay.json), BENCH_NOTE (one more note line), BENCH_PERF=1 (`perf record -g` of each
- * CPU window into bench/out/perf/<target>-<viewers>.data; the gateway child then runs with
+ * CPU window into bench/out/perf/<target>-<viewers>.data; BENCH_GATEWAY_NODE_FLAGS (node flags of the
+ * gateway child, default as in scripts/start.sh); the gateway child then runs with
  * --perf-basic-prof so JavaScript frames have names).
  */
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
@@ -38,6 +39,8 @@ const STEPS = [1, 8, 32]
 const HEIGHT = 720
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url))
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+/** The gateway runs as scripts/start.sh and the Dockerfile run it; BENCH_GATEWAY_NODE_FLAGS replaces these. */
+const GATEWAY_NODE_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function cpuSeconds(pid: number): number {
@@ -139,7 +142,7 @@ const results: Record<'gateway' | 'janus', RelayResult | undefined> = { gateway:
 const prof = process.env.BENCH_CPU_PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(projectRoot, 'bench', 'out', 'prof')}`] : []
 
 try {
-  const gw = spawnNode(here('./gateway-child.ts'), [rtspUrl], [...prof, ...(process.env.BENCH_PERF === '1' ? ['--perf-basic-prof'] : [])])
+  const gw = spawnNode(here('./gateway-child.ts'), [rtspUrl], [...GATEWAY_NODE_FLAGS, ...prof, ...(process.env.BENCH_PERF === '1' ? ['--perf-basic-prof'] : [])])
   cleanups.unshift(() => gw.stop())
   const ready = JSON.parse((await gw.next((l) => l.startsWith('READY '), 60_000)).slice(6)) as { port: number; cameraId: number; token: string }
   const base = `http://127.0.0.1:${ready.port}`

@@ -20,10 +20,13 @@ export function payloadsOf(frame: VideoFrame): Buffer[] {
   return p
 }
 
-/** Fast start: packets sent back to back before pacing (a 720p keyframe is 30–60 of them). */
-const FAST_START_BURST = 32
-/** Floor of the catch-up rate, packets per ms (≈ 9.6 Mbit/s of 1200-byte packets). */
-const MIN_CATCH_UP_RATE = 1
+/**
+ * Fast start: packets sent back to back before pacing. A receiver's default socket buffer holds
+ * about 90 of them, so 24 leaves it room for a ~90 ms stall at the catch-up rate.
+ */
+const FAST_START_BURST = 24
+/** Floor of the catch-up rate, packets per ms (≈ 7 Mbit/s of 1200-byte packets). */
+const MIN_CATCH_UP_RATE = 0.75
 
 /** Catch-up rate for a GOP: three times its own packet rate, at least MIN_CATCH_UP_RATE. */
 export function catchUpRate(gop: readonly VideoFrame[]): number {
