@@ -2,7 +2,8 @@
  * bench/alarms: 500 cameras sending 2,000 events/s for 60 s (BENCH_SECONDS, BENCH_RATE,
  * BENCH_CAMERAS) through AlarmIngest.ingest (the PullPoint path, realistic ONVIF messages), plus
  * one-button alarms through the real HTTP webhook (BENCH_ONE_BUTTON_RATE per second).
- * Figures: events/s absorbed, cases opened, p50/p99 from event arrival to the case change on the
+ * Figures: events/s absorbed (events resolved / (load seconds + backlog when the last was sent), so
+ * at most the offered rate), cases opened, p50/p99 from event arrival to the case change on the
  * SSE push stream (a real HTTP client), one-button alarms lost.
  * Targets (issue 6): 2,000/s sustained, p99 ≤ 100 ms, zero one-button alarms lost.
  */
@@ -179,7 +180,11 @@ try {
   const steady = summarize(steadyLatencies)
   const ob = summarize(obLatencies)
   const casesOpened = db.prepare('SELECT count(*) FROM cases').pluck().get() as number
-  const absorbedRate = resolved / ((absorbedAt - start) / 1000)
+  // The load's own length (SECONDS) plus the backlog left when the last event was sent: the
+  // sender's timer jitter is not the gateway's. This figure cannot exceed the offered rate; it
+  // says whether the gateway kept pace with it.
+  const backlogS = (absorbedAt - sendDone) / 1000
+  const absorbedRate = resolved / (SECONDS + backlogS)
   const figures: Record<string, Figure> = {
     'events absorbed': { value: absorbedRate, unit: 'events/s', target: RATE, better: 'higher' },
     'camera event → stream p50': { value: lat.p50, unit: 'ms', better: 'lower' },
