@@ -133,7 +133,7 @@ try {
   }
   report('health', figures, [
     `${CAMERAS} cameras (${dead} dead: half refused, half hanging; ${slow} slow, answering after 1.5 s) on ${ADDRESSES} loopback addresses; responders in a separate process`,
-    `concurrency ${CONCURRENCY}, per-camera budget ${TIMEOUT_S} s; snapshot ${SNAPSHOT_SIZE} JPEG decoded with jpeg-js; ${cpus().length} CPUs`,
+    `concurrency ${CONCURRENCY}, per-camera budget ${TIMEOUT_S} s; snapshot ${SNAPSHOT_SIZE} JPEG (fetched, hashed and parsed; it has too much detail to be decoded by jpeg-js, which only pictures that may be uniform are); ${cpus().length} CPUs`,
     `machine load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after (other work shares these ${cpus().length} CPUs: lag figures include time the gateway was not scheduled)`,
     `sweep 1: ${JSON.stringify(first.result)}`,
     `sweep 2: ${JSON.stringify(second.result)}`,

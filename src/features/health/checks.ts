@@ -190,7 +190,8 @@ export async function httpGet(uri: string, creds: { username: string; password: 
         })
         res.on('end', () => {
           clearTimeout(timer)
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), challenge: String(res.headers['www-authenticate'] ?? '') })
+          // one chunk (a picture read in one go) is the body as is: no second copy of it
+          resolve({ status: res.statusCode ?? 0, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), challenge: String(res.headers['www-authenticate'] ?? '') })
         })
         res.on('error', (err) => {
           clearTimeout(timer)

@@ -76,7 +76,8 @@ export interface CameraHealthState {
   reasons: string[]
   failures: number
   checkedAt: string | null
-  results: CheckResult[]
+  /** the last snapshot verdict (carried forward while the snapshot is not due); the other results live in health_latest */
+  lastSnapshot: CheckResult | null
   snapshotHash: string | null
   sameSnapshotCount: number
   checksSinceSnapshot: number

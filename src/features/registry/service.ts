@@ -73,6 +73,17 @@ export class RegistryService {
     }
   }
 
+  /** For system jobs that hold a long list (health sweeps): the ids of every enabled camera. */
+  enabledIdsForSystem(): number[] {
+    return this.#store.enabledIds()
+  }
+
+  /** One camera with its credentials for a system job; null when it is gone or disabled since. */
+  getEnabledForSystem(id: number): { camera: Camera; credentials: CameraCredentials | null } | null {
+    const row = this.#store.getUnscoped(id)
+    return row && row.enabled === 1 ? this.#forUse(row) : null
+  }
+
   #forUse(row: CameraRow): { camera: Camera; credentials: CameraCredentials | null } {
     const open = () => this.#credentialsOf(row)
     return {

@@ -171,6 +171,7 @@ export class CameraStore {
   readonly #unitsTotal
   #setStatus: Statement | undefined
   #setClockOffset: Statement | undefined
+  #enabledIds: Statement | undefined
   constructor(db: Db) {
     this.#db = db
     this.#unitsInRange = db.prepare('SELECT count(*) AS n FROM units WHERE path >= ? AND path < ?').pluck()
@@ -242,6 +243,12 @@ export class CameraStore {
     const share = (this.#unitsInRange.get(range.lo, range.hi) as number) / Math.max(1, this.#unitsTotal.get() as number)
     const select = share >= WIDE_SCOPE_SHARE ? SELECT_ID_ORDER : SELECT
     return this.#db.prepare(`${select} WHERE ${where.join(' AND ')} ORDER BY c.id LIMIT @limit`).all(params) as CameraRow[]
+  }
+
+  /** Ids of every enabled camera, in id order (system jobs load each camera when they reach it). */
+  enabledIds(): number[] {
+    this.#enabledIds ??= this.#db.prepare('SELECT id FROM cameras WHERE enabled = 1 ORDER BY id').pluck()
+    return this.#enabledIds.all() as number[]
   }
 
   /** Streams every visible camera, for CSV export, without holding them all in memory. */

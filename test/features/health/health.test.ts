@@ -336,3 +336,48 @@ t.test('scheduler: sweeps do not overlap; close is idempotent; demo cameras are 
   await paced
   t.ok(performance.now() - c0 < 2000, `close during a paced sweep returns at once (${Math.round(performance.now() - c0)} ms), twice`)
 })
+
+t.test('a sweep reads each camera when it reaches it: one disabled meanwhile is skipped', async (t) => {
+  const gw = await startTestGateway(t, { demo: false, overrides: { health: { ...HEALTH, concurrency: 1, offlineAfterFailures: 1 } } })
+  const { org, registry, health } = gw.services
+  const street = org.create(actor, { parentId: null, tier: 'street', code: 'T-JD', name: '测试街道' })
+  // accepts and never answers: the first camera holds the only slot for its whole budget
+  const held = new Set<net.Socket>()
+  const hang = net.createServer((s) => {
+    held.add(s)
+    s.on('error', () => undefined)
+  })
+  await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r))
+  t.teardown(() => {
+    for (const s of held) s.destroy()
+    hang.close()
+  })
+  const port = (hang.address() as net.AddressInfo).port
+  const first = camera(gw, street.id, 'hangs', { streams: { main: { uri: `rtsp://127.0.0.1:${port}/a`, codec: 'h264', width: 640, height: 360, fps: 15 } } })
+  const second = camera(gw, street.id, 'disabled meanwhile', { streams: { main: { uri: `rtsp://127.0.0.1:${port}/b`, codec: 'h264', width: 640, height: 360, fps: 15 } } })
+  const sweep = health.sweep()
+  await new Promise((r) => setTimeout(r, 300))
+  registry.update(actor, second, { enabled: false })
+  const report = await sweep
+  t.equal(report.checked, 1, 'only the camera still enabled when its turn came was checked')
+  t.match(health.cameraHealth(actor, first), { status: 'offline' })
+  t.equal(health.cameraHealth(actor, second).checkedAt, null, 'the disabled camera was not probed')
+})
+
+t.test('a snapshot verdict is carried while the snapshot is not due', async (t) => {
+  const gw = await startTestGateway(t, { demo: false, overrides: { health: { ...HEALTH, snapshotEveryChecks: 3 } } })
+  const street = gw.services.org.create(actor, { parentId: null, tier: 'street', code: 'T-JD', name: '测试街道' })
+  const dark = await sim({ snapshot: 'dark' })
+  const covered = camera(gw, street.id, 'covered', { onvifUrl: dark.xaddr, streams: rtspMain(), snapshotUri: snapshotUri(dark) })
+  const { health } = gw.services
+  await health.sweep()
+  const h1 = health.cameraHealth(actor, covered)
+  t.match(h1, { status: 'degraded', reasons: ['covered'] }, 'first check fetches the snapshot: covered')
+  t.notOk(h1.checks.find((c) => c.check === 'snapshot')?.data?.carried, 'a fresh verdict')
+  for (let i = 0; i < 2; i++) {
+    await health.sweep()
+    const h = health.cameraHealth(actor, covered)
+    t.match(h, { status: 'degraded', reasons: ['covered'] }, `check ${i + 2}: still covered`)
+    t.match(h.checks.find((c) => c.check === 'snapshot'), { check: 'snapshot', ok: false, reason: 'covered', data: { carried: true } }, `check ${i + 2}: the verdict is carried`)
+  }
+})
