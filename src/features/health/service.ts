@@ -82,6 +82,18 @@ const SNAPSHOT_REASONS: ReadonlySet<string> = new Set(['covered', 'frozen', 'bad
 /** Share of the interval a scheduled sweep spreads its camera starts over. */
 const SPREAD = 0.5
 /**
+ * Slowest start rate of a scheduled sweep, ms between camera starts: spreading is for large
+ * fleets; 41 demo cameras spread over 30 s left most of them "unknown" for half a minute after
+ * start-up, where 40 starts a second is no burst for anyone.
+ */
+const MAX_SCHEDULED_PACE_MS = 25
+
+/** Time between camera starts of a scheduled sweep: half the interval spread over the fleet, at most MAX_SCHEDULED_PACE_MS. */
+export function scheduledPaceMs(intervalSeconds: number, cameras: number): number {
+  return Math.min(MAX_SCHEDULED_PACE_MS, (intervalSeconds * 1000 * SPREAD) / Math.max(1, cameras))
+}
+
+/**
  * Probes started in one event-loop turn at most. A finished probe otherwise starts the next one in
  * the same turn, so 200 workers stay in lockstep: each turn handles a wave of ~200 replies and
  * opens ~600 connections (0.1–0.4 s without timers or requests served). Starting at most this
@@ -213,7 +225,7 @@ export class HealthService {
     const ids = this.#registry.enabledIdsForSystem()
     // A scheduled sweep spreads its starts over at most half the interval (the jitter within a
     // sweep): 10,000 cameras do not open 10,000 connections in one burst. A manual sweep runs flat out.
-    const paceMs = trigger === 'schedule' ? (this.#settings.intervalSeconds * 1000 * SPREAD) / Math.max(1, ids.length) : this.#settings.sweepPaceMs
+    const paceMs = trigger === 'schedule' ? scheduledPaceMs(this.#settings.intervalSeconds, ids.length) : this.#settings.sweepPaceMs
     const report = await this.#checkAll(ids, false, paceMs)
     if (this.#closed) return { startedAt, durationMs: Math.round(performance.now() - t0), ...report }
     this.#store.pruneDeleted()
