@@ -10,7 +10,7 @@
  * Targets (issue 4): TTFF p50 ≤ 300 ms, p95 ≤ 500 ms; zero loss at 32 viewers; CPU per viewer ≤
  * Janus's; added latency ≤ 50 ms.
  * Run: npm run bench:relay (tsx bench/relay/run.ts); needs `bash scripts/install-system-deps.sh --with-janus`.
- * Env: BENCH_WINDOW_S (CPU window, default 10), BENCH_SETTLE_S (wait before each CPU window, default 8), BENCH_CPU_PROF=1 (gateway child runs with
+ * Env: BENCH_STEPS (viewer counts, default 1,8,32), BENCH_WINDOW_S (CPU window, default 10), BENCH_SETTLE_S (wait before each CPU window, default 8), BENCH_CPU_PROF=1 (gateway child runs with
  * --cpu-prof into bench/out/prof), BENCH_SKIP_JANUS=1, BENCH_SKIP_BROWSER=1, BENCH_OUT_NAME (default
  * relay: bench/out/relay.json), BENCH_NOTE (one more note line), BENCH_PERF=1 (`perf record -g` of each
  * CPU window into bench/out/perf/<target>-<viewers>.data; BENCH_GATEWAY_NODE_FLAGS (node flags of the
@@ -35,7 +35,7 @@ const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 10)
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 8)
 const SKIP_JANUS = process.env.BENCH_SKIP_JANUS === '1'
 const SKIP_BROWSER = process.env.BENCH_SKIP_BROWSER === '1'
-const STEPS = [1, 8, 32]
+const STEPS = (process.env.BENCH_STEPS ?? '1,8,32').split(',').map(Number)
 const HEIGHT = 720
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url))
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
@@ -119,7 +119,7 @@ interface RelayResult {
   /** RTP packets each viewer received per second during the CPU window (the work the CPU paid for) */
   deliveredPerViewerS: Record<number, number>
   firstPacketMs: number[]
-  lossAt32: ViewerStats[]
+  lossAtTop: ViewerStats[]
   eld: { max: number; p99: number; stalls: number; worstStall: number }[]
   ttff: number[]
   /** the unmeasured warm-up join: a fresh page's first peer connection */
@@ -161,7 +161,7 @@ try {
 
   const measure = async (target: 'gateway' | 'janus'): Promise<RelayResult> => {
     const pid = target === 'gateway' ? gw.proc.pid! : janus!.pid
-    const res: RelayResult = { baselineCpu: await cpuPercent(pid, WINDOW_S), cpu: {}, deliveredPerViewerS: {}, firstPacketMs: [], lossAt32: [], eld: [], ttff: [], answered: [], post: [], connected: [], latency: [] }
+    const res: RelayResult = { baselineCpu: await cpuPercent(pid, WINDOW_S), cpu: {}, deliveredPerViewerS: {}, firstPacketMs: [], lossAtTop: [], eld: [], ttff: [], answered: [], post: [], connected: [], latency: [] }
     let have = 0
     const receivedTotal = async () => (JSON.parse(await rx.ask(JSON.stringify({ cmd: 'stats' }), (l) => l.startsWith('{'))) as { viewers: ViewerStats[] }).viewers.reduce((a, v) => a + v.received, 0)
     for (const n of STEPS) {
@@ -184,7 +184,7 @@ try {
       console.log(`${target}: ${n} viewers, ${res.cpu[n]!.toFixed(1)}% of a core (idle ${res.baselineCpu.toFixed(1)}%), packets received per viewer ${Math.min(...recv)}–${Math.max(...recv)}, lost ${st.viewers.reduce((a, v) => a + v.lost, 0)}, receivers process ${rxCpu.toFixed(0)}% of a core${res.eld.length ? `, gateway event loop ${JSON.stringify(res.eld[res.eld.length - 1])}` : ''}, load ${loadavg()}`)
     }
     const stats = JSON.parse(await rx.ask(JSON.stringify({ cmd: 'stats' }), (l) => l.startsWith('{'))) as { viewers: ViewerStats[] }
-    res.lossAt32 = stats.viewers
+    res.lossAtTop = stats.viewers
     await rx.ask(JSON.stringify({ cmd: 'closeAll' }), (l) => l.startsWith('{'))
     await sleep(2000)
     return res
@@ -252,16 +252,17 @@ for (const [name, r] of [['gateway', g], ['janus', j]] as const) {
     figures[`${name} cpu total @${n}`] = { value: r.cpu[n]!, unit: '% core', better: 'lower' }
     figures[`${name} packets delivered per viewer per s @${n} (CPU window)`] = { value: r.deliveredPerViewerS[n]!, unit: 'packets/s', better: 'higher' }
   }
-  const marginal = (r.cpu[32]! - r.baselineCpu) / 32
-  const jm = j ? (j.cpu[32]! - j.baselineCpu) / 32 : undefined
-  figures[`${name} cpu marginal per viewer @32`] = { value: marginal, unit: '% core', better: 'lower', ...(name === 'gateway' && jm !== undefined ? { target: Math.round(jm * 100) / 100 } : {}) }
-  const lost = r.lossAt32.map((v) => v.lost)
-  figures[`${name} packets lost per viewer @32 (max)`] = { value: Math.max(0, ...lost), unit: 'packets', target: 0, better: 'lower' }
-  figures[`${name} packets lost per viewer @32 (mean)`] = { value: lost.reduce((a, b) => a + b, 0) / Math.max(1, lost.length), unit: 'packets', target: 0, better: 'lower' }
-  figures[`${name} viewers with loss @32`] = { value: r.lossAt32.filter((v) => v.lost > 0).length, unit: 'viewers', target: 0, better: 'lower' }
-  figures[`${name} sequence gaps @32 (all viewers)`] = { value: r.lossAt32.reduce((a, v) => a + v.gapEvents, 0), unit: 'gaps', better: 'lower' }
-  figures[`${name} packets skipped in a viewer's own first 2 s (all viewers)`] = { value: r.lossAt32.reduce((a, v) => a + v.skippedAtStart, 0), unit: 'packets', better: 'lower' }
-  figures[`${name} packets skipped later, while others join (all viewers)`] = { value: r.lossAt32.reduce((a, v) => a + v.skippedLater, 0), unit: 'packets', better: 'lower' }
+  const top = STEPS[STEPS.length - 1]!
+  const marginal = (r.cpu[top]! - r.baselineCpu) / top
+  const jm = j ? (j.cpu[top]! - j.baselineCpu) / top : undefined
+  figures[`${name} cpu marginal per viewer @${top}`] = { value: marginal, unit: '% core', better: 'lower', ...(name === 'gateway' && jm !== undefined ? { target: Math.round(jm * 100) / 100 } : {}) }
+  const lost = r.lossAtTop.map((v) => v.lost)
+  figures[`${name} packets lost per viewer @${top} (max)`] = { value: Math.max(0, ...lost), unit: 'packets', target: 0, better: 'lower' }
+  figures[`${name} packets lost per viewer @${top} (mean)`] = { value: lost.reduce((a, b) => a + b, 0) / Math.max(1, lost.length), unit: 'packets', target: 0, better: 'lower' }
+  figures[`${name} viewers with loss @${top}`] = { value: r.lossAtTop.filter((v) => v.lost > 0).length, unit: 'viewers', target: 0, better: 'lower' }
+  figures[`${name} sequence gaps @${top} (all viewers)`] = { value: r.lossAtTop.reduce((a, v) => a + v.gapEvents, 0), unit: 'gaps', better: 'lower' }
+  figures[`${name} packets skipped in a viewer's own first 2 s (all viewers)`] = { value: r.lossAtTop.reduce((a, v) => a + v.skippedAtStart, 0), unit: 'packets', better: 'lower' }
+  figures[`${name} packets skipped later, while others join (all viewers)`] = { value: r.lossAtTop.reduce((a, v) => a + v.skippedLater, 0), unit: 'packets', better: 'lower' }
   figures[`${name} first RTP packet p50 (werift receivers)`] = { value: median(r.firstPacketMs), unit: 'ms', better: 'lower' }
   if (r.eld.length) {
     figures[`${name} event-loop delay max while joining`] = { value: Math.max(...r.eld.map((e) => e.max)), unit: 'ms', better: 'lower' }
@@ -282,7 +283,7 @@ if (g.latency.length && j?.latency.length) figures['gateway latency added vs jan
 
 notes.push(
   `source: GStreamer RTSP server (scripts/rtsp-test-server.py) 1280x720 25 fps, x264 zerolatency 2000 kbit/s, keyframe every 50 frames (2 s), wall-clock stamp strip; gateway over RTSP/TCP, Janus over RTSP/UDP, both on loopback`,
-  `CPU: utime+stime from /proc/<pid>/stat over ${WINDOW_S} s windows (2 s after the joins), of the gateway child process and of the janus process; "per viewer" = total / viewers (includes ingest), "marginal" = (total@32 − idle) / 32`,
+  `CPU: utime+stime from /proc/<pid>/stat over ${WINDOW_S} s windows (${2 + SETTLE_S} s after the joins), of the gateway child process and of the janus process; "per viewer" = total / viewers (includes ingest), "marginal" = (total@${STEPS[STEPS.length - 1]} − idle) / ${STEPS[STEPS.length - 1]}`,
   `receivers: werift RTCPeerConnections (no decoding) in one Node child; SRTP decryption skipped after DTLS (sequence numbers read from the SRTP header, see receivers-child.ts), so no NACK is sent: loss = expected − distinct seqs received, on the wire before any repair; gap events = forward jumps (one jump of hundreds of packets is a sequence discontinuity, many small ones are drops)`,
   `receivers process CPU (% of one core) during the windows: ${Object.entries(receiverCpu).map(([k, v]) => `${k} ${v.toFixed(0)}%`).join(', ')}`,
   `TTFF: headless Chromium, request (offer creation) → first framesDecoded > 0 (getStats every 10 ms), 8 joins one after another after one unmeasured warm-up join, each viewer closed before the next, random 0.3–1 s between joins; the gateway sends the cached GOP (stream pinned); Janus's TTFF well under the 1 s mean keyframe wait suggests it gets a keyframe on demand (its RTSP session is UDP with RTCP, which the GStreamer server honours). the gateway is joined as the web application joins (WHEP with trickle ICE: offer POSTed at once, candidates PATCHed); Janus is joined with its own API, Chromium's answer sent once gathered (its "offer received" is Janus's watch round trip)`,
