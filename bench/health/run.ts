@@ -4,20 +4,28 @@
  * (127.0.60.0/24 RTSP + HTTP listeners, 127.0.61.0/24 listeners that never answer, one refused
  * port): 5% dead (half refused, half hanging until the check's timeout), 2% slow (answer after
  * 1.5 s), the rest healthy (ONVIF clock, RTSP DESCRIBE, a JPEG snapshot made with ffmpeg).
- * Figures: sweep duration, gateway CPU, peak RSS, event-loop lag p99 during the sweep, for the
- * first sweep (every snapshot fetched and decoded) and a second (snapshots every Nth check).
+ * The gateway under test runs in its own process as production runs it (scripts/start.sh):
+ * compiled JavaScript from dist/ under plain node, `--max-semi-space-size=32` (plus --expose-gc),
+ * no tsx. This orchestrator first builds it (bench/health/tsconfig.gateway-child.json: the
+ * production build tsconfig.build.json plus bench/health/gateway-child.ts), then drives it over a
+ * line protocol (see gateway-child.ts): import the cameras (CSV), sweep, GC between phases.
+ * Figures: sweep duration, gateway CPU (the child's process.cpuUsage over the sweep), peak RSS
+ * (the child's VmRSS from /proc/<pid>/status, sampled here every 100 ms during the sweep),
+ * event-loop lag p99 during the sweep (monitorEventLoopDelay in the child), for the first sweep
+ * (every snapshot fetched and decoded) and a second (snapshots every Nth check).
  * Targets (issue 5): sweep ≤ 60 s on 2 cores, lag p99 ≤ 50 ms, memory ≤ 300 MB.
+ * Env: BENCH_CAMERAS, BENCH_ADDRESSES, BENCH_SNAPSHOT_SIZE, BENCH_CONCURRENCY, BENCH_TIMEOUT_SECONDS,
+ * BENCH_GATEWAY_NODE_FLAGS (node flags of the gateway child, default as in scripts/start.sh;
+ * --expose-gc is always added).
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { buildGateway } from '../../src/app.js'
-import { loadConfig } from '../../src/core/config.js'
-import { systemPrincipal } from '../../src/core/scope.js'
+import { projectRoot } from '../../src/core/paths.js'
 import { report, type Figure } from '../lib/report.js'
 
 const CAMERAS = Number(process.env.BENCH_CAMERAS ?? 10_000)
@@ -25,7 +33,69 @@ const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 100)
 const SNAPSHOT_SIZE = process.env.BENCH_SNAPSHOT_SIZE ?? '640x360'
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 200)
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 5)
-const PASSWORD = 'bench-password-1'
+const UNITS = 12
+/** The gateway runs as scripts/start.sh runs it; BENCH_GATEWAY_NODE_FLAGS replaces these. */
+const GATEWAY_NODE_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean)
+const MB = 1024 * 1024
+
+// --- the gateway, compiled as production compiles it ----------------------------------------------
+const tsc = spawnSync(process.execPath, [join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', fileURLToPath(new URL('./tsconfig.gateway-child.json', import.meta.url))], { cwd: projectRoot, stdio: 'inherit' })
+if (tsc.status !== 0) throw new Error(`build of the gateway child failed (tsc exit ${tsc.status})`)
+const childScript = join(projectRoot, 'dist', 'bench', 'health', 'gateway-child.js')
+
+/** kB → bytes of a /proc/<pid>/status field (VmRSS, VmHWM). */
+function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`)
+  return Number(m[1]) * 1024
+}
+
+/** The gateway child: send a command line, await the reply line with the given tag (JSON after it). */
+class GatewayChild {
+  readonly #waiters: { tag: string; resolve: (body: any) => void; reject: (e: Error) => void }[] = []
+  #stderr = ''
+  constructor(readonly proc: ChildProcessWithoutNullStreams) {
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      const sp = line.indexOf(' ')
+      const tag = sp < 0 ? line : line.slice(0, sp)
+      const body = sp < 0 ? undefined : JSON.parse(line.slice(sp + 1))
+      if (tag === 'ERROR') return this.#fail(new Error(`gateway child: ${body.message}`))
+      const i = this.#waiters.findIndex((w) => w.tag === tag)
+      if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(body)
+    })
+    proc.stderr.on('data', (d: Buffer) => {
+      process.stderr.write(d)
+      this.#stderr = (this.#stderr + d.toString()).slice(-8000)
+    })
+    proc.once('exit', (code, signal) => this.#fail(new Error(`gateway child exited (${code ?? signal}); stderr: ${this.#stderr}`)))
+  }
+  #fail(e: Error): void {
+    for (const w of this.#waiters.splice(0)) w.reject(e)
+  }
+  get pid(): number {
+    return this.proc.pid!
+  }
+  next<T>(tag: string): Promise<T> {
+    return new Promise((resolve, reject) => this.#waiters.push({ tag, resolve, reject }))
+  }
+  ask<T>(line: string, tag: string): Promise<T> {
+    const p = this.next<T>(tag)
+    this.proc.stdin.write(line + '\n')
+    return p
+  }
+  /** stdin EOF: the child closes the gateway and exits; SIGTERM, then SIGKILL if it does not. */
+  async stop(): Promise<number | null> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.proc.exitCode
+    const exited = once(this.proc, 'exit')
+    this.proc.stdin.end()
+    const t1 = setTimeout(() => this.proc.kill('SIGTERM'), 15_000)
+    const t2 = setTimeout(() => this.proc.kill('SIGKILL'), 25_000)
+    const [code] = (await exited) as [number | null]
+    clearTimeout(t1)
+    clearTimeout(t2)
+    return code
+  }
+}
 
 const work = mkdtempSync(join(tmpdir(), 'gw-bench-health-'))
 const jpegFile = join(work, 'snapshot.jpg')
@@ -46,20 +116,19 @@ const stopResponders = () => {
   setTimeout(() => responders.kill('SIGKILL'), 2000).unref()
 }
 
-const dataDir = join(work, 'data')
-const config = loadConfig({
-  env: {},
-  overrides: { dataDir, demo: false, log: { level: 'silent' }, registry: { importMaxRows: 1_000_000 }, health: { concurrency: CONCURRENCY, checkTimeoutSeconds: TIMEOUT_S } },
-})
-const gateway = await buildGateway(config, { env: { GW_ADMIN_PASSWORD: PASSWORD } })
-const { org, health } = gateway.services
-const app = gateway.app
+// --- the gateway under test, in its own process ----------------------------------------------------
+const gw = new GatewayChild(
+  spawn(process.execPath, [...GATEWAY_NODE_FLAGS, '--expose-gc', childScript, JSON.stringify({ dataDir: join(work, 'data'), concurrency: CONCURRENCY, checkTimeoutSeconds: TIMEOUT_S, units: UNITS })], {
+    cwd: projectRoot,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  }),
+)
+let childExit: number | null | undefined
 
 try {
-  const actor = systemPrincipal('bench')
-  const street = org.create(actor, { parentId: null, tier: 'street', code: 'H-JD', name: 'bench street' })
-  const stations = [1, 2, 3].map((i) => org.create(actor, { parentId: street.id, tier: 'police_station', code: `H-PCS${i}`, name: `station ${i}` }))
-  const communities = Array.from({ length: 12 }, (_, i) => org.create(actor, { parentId: stations[i % 3]!.id, tier: 'community', code: `H-SQ${i}`, name: `community ${i}` }))
+  const started = await gw.next<{ units: string[]; execArgv: string[]; nodeOptions: string }>('READY')
+  if (/tsx/.test([...started.execArgv, started.nodeOptions].join(' '))) throw new Error(`the gateway child runs with tsx: ${started.execArgv.join(' ')} ${started.nodeOptions}`)
+  const communities = started.units
 
   // 5% dead (i % 20 === 0: even → refused, odd → hangs), 2% slow (i % 50 === 7)
   let csv = 'name,unit_code,class,kind,onvif_url,main_uri,main_codec,main_width,main_height,main_fps,snapshot_uri,serial\n'
@@ -83,36 +152,42 @@ try {
     }
     const [rh, rp] = rtspEp
     const [hh, hp] = httpEp
-    csv += `cam ${i},${unit.code},${1 + (i % 3)},fixed,http://${hh}:${hp}${prefix}/onvif/device_service,rtsp://${rh}:${rp}${prefix}/cam${i},h264,1920,1080,25,http://${hh}:${hp}/snap${prefix}/${i},HB${String(i).padStart(7, '0')}\n`
+    csv += `cam ${i},${unit},${1 + (i % 3)},fixed,http://${hh}:${hp}${prefix}/onvif/device_service,rtsp://${rh}:${rp}${prefix}/cam${i},h264,1920,1080,25,http://${hh}:${hp}/snap${prefix}/${i},HB${String(i).padStart(7, '0')}\n`
   }
-  const login = (await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: PASSWORD } })).json() as { token: string }
-  const imp = await app.inject({ method: 'POST', url: '/api/cameras/import', headers: { authorization: `Bearer ${login.token}`, 'content-type': 'text/csv' }, payload: csv })
-  if (imp.statusCode !== 200) throw new Error(`import failed: ${imp.statusCode} ${imp.body.slice(0, 500)}`)
+  const csvFile = join(work, 'cameras.csv')
+  writeFileSync(csvFile, csv)
+  const imp = await gw.ask<{ status: number; body: string }>(`import ${csvFile}`, 'IMPORTED')
+  if (imp.status !== 200) throw new Error(`import failed: ${imp.status} ${imp.body}`)
 
   const measure = async (trigger: 'manual' | 'schedule') => {
-    if (global.gc) global.gc()
-    const lag = monitorEventLoopDelay({ resolution: 10 })
-    let peakRss = process.memoryUsage().rss
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100)
-    const cpu0 = process.cpuUsage()
-    const t0 = performance.now()
-    lag.enable()
-    const result = await health.sweep(trigger)
-    lag.disable()
-    const wall = (performance.now() - t0) / 1000
-    const cpu = process.cpuUsage(cpu0)
-    clearInterval(sampler)
-    peakRss = Math.max(peakRss, process.memoryUsage().rss)
-    if (global.gc) global.gc()
-    const heapAfterMb = process.memoryUsage().heapUsed / 1024 / 1024
-    return { result, wall, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb: peakRss / 1024 / 1024, heapAfterMb, lagP99: lag.percentile(99) / 1e6, lagMax: lag.max / 1e6 }
+    // The child GCs, says STARTED, sweeps, says SWEPT; its VmRSS is sampled here meanwhile.
+    let peakRss = 0
+    const sample = () => (peakRss = Math.max(peakRss, procStatus(gw.pid, 'VmRSS')))
+    const startedSweep = gw.next('STARTED')
+    const swept = gw.ask<{ result: { checked: number }; wall: number; cpuSeconds: number; lagP99: number; lagMax: number }>(`sweep ${trigger}`, 'SWEPT')
+    swept.catch(() => undefined) // a failure surfaces through STARTED too, or when awaited below
+    await startedSweep
+    sample()
+    const sampler = setInterval(sample, 100)
+    try {
+      const r = await swept
+      sample()
+      clearInterval(sampler)
+      const after = await gw.ask<{ rss: number; heapUsed: number }>('gc', 'GC')
+      return { ...r, peakRssMb: peakRss / MB, heapAfterMb: after.heapUsed / MB }
+    } finally {
+      clearInterval(sampler)
+    }
   }
-  if (global.gc) global.gc()
-  const rssBefore = process.memoryUsage().rss / 1024 / 1024
+  await gw.ask('gc', 'GC')
+  const rssBefore = procStatus(gw.pid, 'VmRSS') / MB
   const load0 = loadavg()[0]!
   const first = await measure('manual')
   const second = await measure('schedule')
   const load1 = loadavg()[0]!
+  const lifetimePeakMb = procStatus(gw.pid, 'VmHWM') / MB
+  childExit = await gw.stop()
+  if (childExit !== 0) throw new Error(`gateway child exited ${childExit} after closing the gateway`)
 
   const figures: Record<string, Figure> = {
     'sweep 1 duration (flat out, every snapshot)': { value: first.wall, unit: 's', target: 60, better: 'lower' },
@@ -133,13 +208,15 @@ try {
   }
   report('health', figures, [
     `${CAMERAS} cameras (${dead} dead: half refused, half hanging; ${slow} slow, answering after 1.5 s) on ${ADDRESSES} loopback addresses; responders in a separate process`,
+    `the gateway runs as production does: its own process, compiled JavaScript from dist/ (tsconfig.build.json's build plus bench/health/gateway-child.ts), plain node ${[...GATEWAY_NODE_FLAGS, '--expose-gc'].join(' ')} (scripts/start.sh's flags; --expose-gc for the GCs between phases), no tsx and no bench harness in it; RSS = the child's VmRSS (/proc/<pid>/status) sampled every 100 ms during each sweep; lag, CPU and heap measured inside the child`,
     `concurrency ${CONCURRENCY}, per-camera budget ${TIMEOUT_S} s; snapshot ${SNAPSHOT_SIZE} JPEG (fetched, hashed and parsed; it has too much detail to be decoded by jpeg-js, which only pictures that may be uniform are); ${cpus().length} CPUs`,
     `machine load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after (other work shares these ${cpus().length} CPUs: lag figures include time the gateway was not scheduled)`,
+    `gateway process peak RSS over its whole life (VmHWM, including start-up and the CSV import): ${lifetimePeakMb.toFixed(0)} MB`,
     `sweep 1: ${JSON.stringify(first.result)}`,
     `sweep 2: ${JSON.stringify(second.result)}`,
   ])
 } finally {
-  await gateway.close()
+  if (childExit === undefined) await gw.stop().catch((e: Error) => console.error('gateway child:', e.message))
   stopResponders()
   rmSync(work, { recursive: true, force: true })
 }
