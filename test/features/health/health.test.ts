@@ -152,7 +152,8 @@ t.test('degraded: wrong credentials, clock drift, covered, frozen, wrong resolut
   // the simulator's first live picture may be the frozen one; the next differs
   await api.post(`/api/cameras/${still}/health/check`)
   await api.post(`/api/cameras/${still}/health/check`)
-  t.match(h(still), { status: 'online', reasons: [] }, 'moving again: online')
+  // the checks in the message: a failure in CI (1 run in 6) left it degraded, reasons not recorded
+  t.match(h(still), { status: 'online', reasons: [] }, `moving again: online (${JSON.stringify({ reasons: h(still).reasons, checks: h(still).checks.map((c) => [c.check, c.reason ?? 'ok']) })})`)
 
   const degradedEvents = events.filter((e) => e.name === 'camera.degraded').map((e) => (e.event as { cameraId: number }).cameraId)
   t.same(new Set(degradedEvents), new Set([wrongCreds, drift, covered, wrongSize, still]), 'camera.degraded published for each')
