@@ -189,7 +189,7 @@ export const ConfigSchema = Type.Object(
         exportRetentionDays: Type.Number({ minimum: 0, maximum: 36500 }),
         exportConcurrency: Type.Integer({ minimum: 1, maximum: 16 }),
         exportMaxHours: Type.Number({ minimum: 0.01, maximum: 168 }),
-        verifyUploadMaxBytes: Type.Integer({ minimum: 1024, maximum: 4294967295 }),
+        verifyUploadMaxBytes: Type.Integer({ minimum: 1024, maximum: Number.MAX_SAFE_INTEGER }),
         ffprobePath: Type.String({ minLength: 1 }),
       },
       { additionalProperties: false },

@@ -334,10 +334,14 @@ export class ExportService {
         zip ??= new ZipWriter(zipPath)
         const progressFile = join(work, `camera-${camera.id}.progress`)
         const expectedBytes = segments.reduce((n, s) => n + s.size, 0) * (durationMs / Math.max(1, segments.reduce((n, s) => n + s.end_ms - s.start_ms, 0)))
+        // an upper estimate for the zip entry: at 4 GiB or more its local header declares ZIP64 up front
+        // (a stream copy stays close to its source; a libx264 re-encode at CRF 18 may grow it several times)
+        const sizeHint = Math.ceil(expectedBytes * (exact ? 4 : 1.25))
         let streamed = 0
         const { sha256, size, outMs } = await this.#ffmpegToZip(
           zip,
           name,
+          sizeHint,
           exportArgs({ listFile: list, progressFile, ...(exact ? { exact: { offsetSeconds: Math.max(0, wantFrom - first.start_ms) / 1000, durationSeconds: durationMs / 1000 } } : {}) }),
           progressFile,
           (n) => {
@@ -394,7 +398,7 @@ export class ExportService {
   }
 
   /** Runs an export ffmpeg with its stdout streamed into a zip entry; resolves with the entry's hash and the output duration. */
-  async #ffmpegToZip(zip: ZipWriter, name: string, args: string[], progressFile: string, onBytes: (n: number) => void, onOutMs: (ms: number) => void): Promise<{ sha256: string; size: number; outMs: number }> {
+  async #ffmpegToZip(zip: ZipWriter, name: string, sizeHint: number, args: string[], progressFile: string, onBytes: (n: number) => void, onOutMs: (ms: number) => void): Promise<{ sha256: string; size: number; outMs: number }> {
     if (this.#closed) throw new Error('shutting down')
     const proc = new SupervisedProcess({ command: this.#ffmpeg, args, killTimeoutMs: 2000 })
     this.#procs.add(proc)
@@ -410,7 +414,7 @@ export class ExportService {
     }
     const poll = setInterval(() => void readProgress(), 500)
     try {
-      const entry = zip.addStream(name, proc.stdout as Readable, onBytes)
+      const entry = zip.addStream(name, proc.stdout as Readable, onBytes, { sizeHint })
       const [result, exit] = await Promise.all([entry, proc.exited])
       if (exit.code !== 0) throw new Error(`ffmpeg failed (${exit.code ?? exit.signal}): ${exit.stderr.slice(-300)}`)
       await readProgress()

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPairSync } from 'node:crypto'
@@ -14,9 +14,10 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 const key = describeKey(generateKeyPairSync('ed25519').privateKey)
 
-async function makeExport(name: string, opts: { files: Record<string, Buffer>; listed: Record<string, Buffer>; signWith?: typeof key }): Promise<string> {
+async function makeExport(name: string, opts: { files: Record<string, Buffer>; listed: Record<string, Buffer>; signWith?: typeof key; zip64?: boolean }): Promise<string> {
   const path = join(dir, name)
-  const zip = new ZipWriter(path)
+  // zip64: every entry, offset and the end record in ZIP64 form, as in an export past 4 GiB
+  const zip = new ZipWriter(path, undefined, opts.zip64 ? { zip64Threshold: 0 } : {})
   for (const [n, data] of Object.entries(opts.files)) await zip.addBuffer(n, data)
   const manifest = Buffer.from(JSON.stringify({ exportId: 'x', files: Object.entries(opts.listed).map(([n, d]) => ({ name: n, sha256: sha(d), size: d.length })) }))
   await zip.addBuffer('manifest.json', manifest)
@@ -77,6 +78,18 @@ t.test('verify names missing, extra and mismatched files, and a foreign key', as
   const notZip = join(dir, 'not.zip')
   writeFileSync(notZip, 'garbage')
   t.notOk((await verifyExportZip(notZip, key.publicKey)).ok)
+})
+
+t.test('verify reads ZIP64 exports (an export past 4 GiB), and still names what does not match', async (t) => {
+  const v1 = Buffer.from('video one')
+  const v2 = Buffer.from('video two')
+  const good = await makeExport('zip64.zip', { files: { 'camera-1.mp4': v1, 'camera-2.mp4': v2 }, listed: { 'camera-1.mp4': v1, 'camera-2.mp4': v2 }, zip64: true })
+  t.equal(readFileSync(good).readUInt32LE(readFileSync(good).length - 22 - 20), 0x07064b50, 'the archive ends in ZIP64 form')
+  const ok = await verifyExportZip(good, key.publicKey)
+  t.ok(ok.ok, ok.problems.join('; '))
+  t.same(ok.files.map((f) => [f.name, f.status]), [['camera-1.mp4', 'ok'], ['camera-2.mp4', 'ok']])
+  const swapped = await verifyExportZip(await makeExport('zip64-swapped.zip', { files: { 'camera-1.mp4': v2 }, listed: { 'camera-1.mp4': v1 }, zip64: true }), key.publicKey)
+  t.same(swapped.files.map((f) => [f.name, f.status]), [['camera-1.mp4', 'hash_mismatch']])
 })
 
 t.test('evidence key: created once with mode 0600, or from the environment', async (t) => {
