@@ -1,6 +1,7 @@
 # Sharp Eyes Gateway — multi-stage image.
-# Build stage compiles TypeScript, the web application and better-sqlite3's native addon; the run
-# stage carries only production modules, the build output and ffmpeg.
+# Build stage compiles TypeScript, the web application, better-sqlite3's native addon and our native
+# SRTP module (scripts/build-native.sh); the run stage carries only production modules, the build
+# output and ffmpeg.
 # (Node 22 LTS here; the project also runs on Node ≥ 20.)
 
 FROM node:22-bookworm-slim AS build
@@ -11,7 +12,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN if [ -f scripts/build-web.sh ]; then bash scripts/build-web.sh; fi \
+RUN bash scripts/build-native.sh \
+ && if [ -f scripts/build-web.sh ]; then bash scripts/build-web.sh; fi \
  && npx tsc -p tsconfig.build.json \
  && npm prune --omit=dev
 
@@ -23,6 +25,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/native/srtp/build ./native/srtp/build
 COPY --from=build /app/config ./config
 COPY --from=build /app/web ./web
 ENV NODE_ENV=production \

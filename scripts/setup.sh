@@ -19,6 +19,8 @@ else
   echo "npm packages: up to date"
 fi
 
+bash scripts/build-native.sh
+
 if [ -f scripts/build-web.sh ]; then
   bash scripts/build-web.sh
 fi

@@ -185,6 +185,13 @@ try {
     }
     const stats = JSON.parse(await rx.ask(JSON.stringify({ cmd: 'stats' }), (l) => l.startsWith('{'))) as { viewers: ViewerStats[] }
     res.lossAtTop = stats.viewers
+    if (target === 'gateway') {
+      // How the gateway protected and sent the viewers' packets (native SRTP module or werift's).
+      const metrics = await (await fetch(`${base}/metrics`)).text()
+      const paths = [...metrics.matchAll(/^gateway_media_viewers_by_srtp_path\{path="([^"]+)"\} (\d+)/gm)].map((m) => `${m[1]} ×${m[2]}`)
+      notes.push(`gateway SRTP path of the ${STEPS[STEPS.length - 1]} viewers: ${paths.join(', ') || 'not reported'}`)
+      console.log(`gateway: SRTP path ${paths.join(', ')}`)
+    }
     await rx.ask(JSON.stringify({ cmd: 'closeAll' }), (l) => l.startsWith('{'))
     await sleep(2000)
     return res

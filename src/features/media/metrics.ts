@@ -11,7 +11,7 @@ export class MediaMetrics {
   readonly upstreamLost: Counter<'camera' | 'stream'>
   readonly #lostSeen = new WeakMap<LiveStream, number>()
 
-  constructor(registry: Registry, streams: () => Iterable<LiveStream>, viewerLoss: (s: LiveStream) => number, viewersOf: (s: LiveStream) => number) {
+  constructor(registry: Registry, streams: () => Iterable<LiveStream>, viewerLoss: (s: LiveStream) => number, viewersOf: (s: LiveStream) => number, srtpPaths: () => Iterable<string>) {
     const registers = [registry]
     const labelsOf = (s: LiveStream) => ({ camera: String(s.cameraId), stream: s.streamName })
     const self = this
@@ -72,6 +72,18 @@ export class MediaMetrics {
       collect() {
         this.reset()
         for (const s of streams()) this.set(labelsOf(s), viewerLoss(s))
+      },
+    })
+    new Gauge({
+      name: 'gateway_media_viewers_by_srtp_path',
+      help: "WebRTC viewers by how their packets are protected and sent: native (the native SRTP module, sendmmsg on the pair's socket), native-protect (through a TURN relay), javascript (werift's SRTP), pending",
+      labelNames: ['path'] as const,
+      registers,
+      collect() {
+        this.reset()
+        const counts = new Map<string, number>()
+        for (const p of srtpPaths()) counts.set(p, (counts.get(p) ?? 0) + 1)
+        for (const [path, n] of counts) this.set({ path }, n)
       },
     })
     this.upstreamLost = new Counter({ name: 'gateway_media_upstream_packets_lost_total', help: 'RTP packets lost from the camera', labelNames: ['camera', 'stream'] as const, registers })

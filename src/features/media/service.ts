@@ -7,6 +7,7 @@ import { scopeOf, SYSTEM_SCOPE, type Principal } from '../../core/scope.js'
 import { defaultFontFile, runToBuffer, snapshotFromAnnexBArgs } from '../../lib/ffmpeg/index.js'
 import { joinAnnexB } from '../../lib/h264/index.js'
 import { chooseVideoCodec, OfferError, validateOffer, WebRtcSendPeer, type NegotiatedVideo, type WebRtcIceOptions } from '../../lib/webrtc/werift-peer.js'
+import { nativeSrtpStatus } from '../../lib/srtp/index.js'
 import type { AuditLog } from '../audit/index.js'
 import type { OrgService } from '../org/index.js'
 import type { Camera, CameraCredentials, RegistryService } from '../registry/index.js'
@@ -92,15 +93,21 @@ export class MediaService {
         deps.bus.on('camera.deleted', (e) => void this.#cameraChanged(e.cameraId, 'camera deleted')),
       )
     }
+    const sessions = this.#sessions
     this.#metrics = new MediaMetrics(deps.metrics, () => this.#streams.values(), (ls) => {
       let n = 0
       for (const r of this.#sessions.values()) if (r.viewer.stream === ls) n += Math.max(0, r.viewer.peer.stats.packetsLost)
       return n
-    }, (ls) => this.#viewersOf(ls))
+    }, (ls) => this.#viewersOf(ls), function* srtpPaths(this: void) {
+      for (const r of sessions.values()) if (r.viewer) yield r.viewer.peer.srtpPath
+    })
   }
 
   /** Starts the preloaded streams from config. */
   start(): void {
+    const srtp = nativeSrtpStatus()
+    if (srtp.available) this.#log.info({ module: srtp.reason }, 'native SRTP: viewers get packets protected and sent natively')
+    else this.#log.warn({ reason: srtp.reason }, 'native SRTP unavailable: viewers use JavaScript SRTP (more CPU per viewer)')
     for (const entry of this.#settings.preload) {
       const [id, stream] = entry.split(':') as [string, StreamName | undefined]
       try {
@@ -326,7 +333,7 @@ export class MediaService {
         target: { type: 'camera', id: rec.cameraId },
         unitPath: rec.unitPath,
         client: rec.client,
-        detail: { session: sessionId, stream: rec.stream, mode: rec.mode, startedAt: new Date(rec.viewer.startedAt).toISOString(), durationSeconds, reason, framesSent: rec.viewer.framesSent, packetsLost: rec.viewer.peer.stats.packetsLost },
+        detail: { session: sessionId, stream: rec.stream, mode: rec.mode, startedAt: new Date(rec.viewer.startedAt).toISOString(), durationSeconds, reason, framesSent: rec.viewer.framesSent, packetsLost: rec.viewer.peer.stats.packetsLost, retransmitted: rec.viewer.peer.stats.retransmitted, srtp: rec.viewer.peer.srtpPath },
       })
     } catch (err) {
       // the database may already be closed during shutdown

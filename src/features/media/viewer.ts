@@ -180,13 +180,16 @@ export class Viewer implements StreamSubscriber {
 
   #send(frame: VideoFrame, timestamp: number): void {
     const payloads = payloadsOf(frame)
-    const lastIdx = payloads.length - 1
     const pacer = this.#pacer
-    for (let i = 0; i <= lastIdx; i++) {
-      const packet = { sequenceNumber: this.#seq, timestamp, marker: i === lastIdx, payload: payloads[i]! }
-      if (pacer) pacer.push(packet)
-      else this.#peer.sendRtp(packet)
-      this.#seq = (this.#seq + 1) & 0xffff
+    if (pacer) {
+      const lastIdx = payloads.length - 1
+      for (let i = 0; i <= lastIdx; i++) {
+        pacer.push({ sequenceNumber: this.#seq, timestamp, marker: i === lastIdx, payload: payloads[i]! })
+        this.#seq = (this.#seq + 1) & 0xffff
+      }
+    } else {
+      this.#peer.sendFrame(this.#seq, timestamp, payloads)
+      this.#seq = (this.#seq + payloads.length) & 0xffff
     }
     this.#lastTs = timestamp
     this.framesSent++

@@ -1,6 +1,6 @@
+import { Socket as DgramSocket } from 'node:dgram'
 import { EventEmitter } from 'node:events'
 import {
-  ntpTime,
   RTCPeerConnection,
   RTCRtpCodecParameters,
   RtpHeader,
@@ -12,6 +12,8 @@ import {
   useOPUS,
   usePCMU,
 } from 'werift'
+import { unixMsToNtp } from '../rtp/index.js'
+import { SrtpSender, socketAddress, udpSocketFd } from '../srtp/index.js'
 
 /**
  * The gateway's only contact with the WebRTC library (werift). Everything else speaks in terms of
@@ -172,6 +174,8 @@ export interface SendPeerOptions {
   ice?: WebRtcIceOptions
   /** Longest wait for ICE gathering before answering with what was gathered. Default 3 s. */
   gatherTimeoutMs?: number
+  /** Protect and send through the native SRTP module when it is built (default true); false: werift's SRTP. */
+  nativeSrtp?: boolean
 }
 
 export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed'
@@ -185,7 +189,16 @@ export interface SendPeerStats {
   pli: number
   fir: number
   nack: number
+  /** Packets sent again on the viewer's NACK (native path; werift counts its own). */
+  retransmitted: number
 }
+
+/**
+ * 'native': protected and sent by the native module on the pair's UDP socket; 'native-protect':
+ * protected natively, sent through werift's ICE (a TURN relay); 'javascript': werift's SRTP (the
+ * native module isn't built); 'pending': nothing sent yet.
+ */
+export type SrtpPath = 'pending' | 'native' | 'native-protect' | 'javascript'
 
 export interface SendPeerEvents {
   state: [PeerState]
@@ -223,6 +236,68 @@ interface DtlsInternals {
   state: string
   srtp?: unknown
   sendRtp(payload: Buffer, header: RtpHeader): Promise<number>
+  bytesSent?: number
+  packetsSent?: number
+  iceTransport?: { connection?: IceConnectionInternals }
+}
+/** werift's ICE connection and nominated candidate pair, as the native send path reads them. */
+interface IceConnectionInternals {
+  nominated?: NominatedPairInternals
+  canSendApplicationData?(): boolean
+  send(data: Buffer): Promise<void>
+}
+interface NominatedPairInternals {
+  protocol?: { type?: string; transport?: { closed?: boolean; socket?: unknown } }
+  remoteAddr?: unknown
+  packetsSent?: number
+  bytesSent?: number
+}
+interface NativeRoute {
+  fd: number
+  address: Buffer
+  /** werift's UdpTransport: once closed, its fd number may belong to another socket. */
+  transport: { closed?: boolean }
+}
+interface NativeSendState {
+  srtp: SrtpSender
+  /** werift's SrtpSession the keys came from: a new one (DTLS re-keyed) means a new context. */
+  keyedFrom: unknown
+  history: SentHistory
+  route: NativeRoute | undefined
+  routePair: NominatedPairInternals | undefined
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** The last packets sent, for NACK retransmission: 512 (a keyframe is often 100–400 packets). */
+class SentHistory {
+  static readonly SIZE = 512
+  readonly #seq = new Int32Array(SentHistory.SIZE).fill(-1)
+  readonly #timestamp = new Uint32Array(SentHistory.SIZE)
+  readonly #flags = new Uint8Array(SentHistory.SIZE)
+  readonly #payload: Buffer[] = new Array<Buffer>(SentHistory.SIZE).fill(EMPTY)
+
+  put(seq: number, timestamp: number, marker: boolean, payloadType: number, payload: Buffer): void {
+    const i = seq % SentHistory.SIZE
+    this.#seq[i] = seq
+    this.#timestamp[i] = timestamp
+    this.#flags[i] = (marker ? 0x80 : 0) | payloadType
+    this.#payload[i] = payload
+  }
+
+  get(seq: number): { timestamp: number; marker: boolean; payloadType: number; payload: Buffer } | undefined {
+    const i = seq % SentHistory.SIZE
+    if (this.#seq[i] !== seq) return undefined
+    return { timestamp: this.#timestamp[i]!, marker: (this.#flags[i]! & 0x80) !== 0, payloadType: this.#flags[i]! & 0x7f, payload: this.#payload[i]! }
+  }
+}
+
+function writeRtpHeader(buf: Buffer, payloadType: number, sequenceNumber: number, timestamp: number, marker: boolean, ssrc: number): void {
+  buf[0] = 0x80
+  buf[1] = (marker ? 0x80 : 0) | payloadType
+  buf.writeUInt16BE(sequenceNumber, 2)
+  buf.writeUInt32BE(timestamp >>> 0, 4)
+  buf.writeUInt32BE(ssrc >>> 0, 8)
 }
 
 const RTCP_PSFB = 206
@@ -240,7 +315,7 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
   #state: PeerState = 'new'
   #closed = false
   #closing: Promise<void> | undefined
-  readonly #stats: SendPeerStats = { packetsSent: 0, bytesSent: 0, packetsLost: 0, fractionLost: 0, pli: 0, fir: 0, nack: 0 }
+  readonly #stats: SendPeerStats = { packetsSent: 0, bytesSent: 0, packetsLost: 0, fractionLost: 0, pli: 0, fir: 0, nack: 0, retransmitted: 0 }
   #answer = ''
 
   private constructor(pc: RTCPeerConnection, sender: RTCRtpSender, video: NegotiatedVideo) {
@@ -284,6 +359,7 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
       const track = new MediaStreamTrack({ kind: 'video' })
       await transceiver.sender.replaceTrack(track)
       const peer = new WebRtcSendPeer(pc, transceiver.sender, video)
+      if (opts.nativeSrtp === false) peer.#native = null
       peer.#wire()
       const answer = await pc.createAnswer()
       await pc.setLocalDescription(answer)
@@ -310,49 +386,182 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
     return this.#stats
   }
 
-  /**
-   * Sends one RTP packet (dropped silently until the peer is connected, and after close).
-   * Fast path: werift's RTCRtpSender.sendRtp (header-extension rebuild, NTP clock and bandwidth
-   * estimation per packet, none of which a send-only relay of one track uses) is bypassed; the
-   * sender's state it keeps for RTCP sender reports and NACK retransmission (counters, RTP/NTP
-   * timestamp pair, the 128-packet history) is kept here, and the packet goes straight to the
-   * DTLS transport (werift's SRTP, AES-GCM when the viewer offers it). Werift's per-packet cipher
-   * object was measured and kept: a per-session AES-CM key stream + HMAC pads cost as much CPU
-   * per packet in node:crypto as a fresh AES-GCM cipher (bench/relay notes).
-   */
-  sendRtp(packet: OutgoingRtp): void {
-    if (this.#closed || this.#state !== 'connected') return
-    const s = this.#sender as unknown as SenderInternals
-    const dtls = s.dtlsTransport
-    if (!Array.isArray(s.rtpCache) || typeof dtls?.sendRtp !== 'function' || typeof s.runRtcp !== 'function') return this.#slowSend(packet)
-    if (dtls.state !== 'connected' || !dtls.srtp) return
-    const sequenceNumber = packet.sequenceNumber & 0xffff
-    const timestamp = packet.timestamp >>> 0
-    const header = new RtpHeader({ payloadType: packet.payloadType ?? this.video.payloadType, sequenceNumber, timestamp, marker: packet.marker, ssrc: s.ssrc })
-    const rtp = new WeriftRtpPacket(header, packet.payload)
-    s.rtpCache[sequenceNumber % RTP_HISTORY_SIZE] = rtp
-    s.sequenceNumber = sequenceNumber
-    s.timestamp = timestamp
-    // The RTP/NTP pair of the sender reports: once per frame is plenty (reports go every 0.5–1.5 s).
-    if (packet.marker || s.packetCount === 0) {
-      s.ntpTimestamp = ntpTime()
-      s.rtpTimestamp = timestamp
-    }
-    s.octetCount += packet.payload.length
-    s.packetCount = (s.packetCount + 1) >>> 0
-    if (s.headerBytesSent !== undefined) s.headerBytesSent += 12
-    this.#stats.packetsSent++
-    this.#stats.bytesSent += packet.payload.length
-    dtls.sendRtp(packet.payload, header).catch(() => undefined)
-    if (!s.rtcpRunning) s.runRtcp().catch(() => undefined)
+  /** How this peer protects and sends RTP: decided with the first packet after DTLS completes. */
+  get srtpPath(): SrtpPath {
+    return this.#native === undefined ? 'pending' : this.#native === null ? 'javascript' : this.#native.route ? 'native' : 'native-protect'
   }
 
+  /** Sends one RTP packet (dropped silently until the peer is connected, and after close). */
+  sendRtp(packet: OutgoingRtp): void {
+    this.#single[0] = packet.payload
+    this.#sendBatch(packet.sequenceNumber, packet.timestamp, this.#single, packet.marker, packet.payloadType ?? this.video.payloadType)
+    this.#single[0] = EMPTY
+  }
+
+  /**
+   * Sends one frame: a packet per payload, consecutive sequence numbers from `firstSequenceNumber`,
+   * one timestamp, the marker on the last. Dropped silently until connected, and after close.
+   */
+  sendFrame(firstSequenceNumber: number, timestamp: number, payloads: readonly Buffer[], payloadType = this.video.payloadType): void {
+    this.#sendBatch(firstSequenceNumber, timestamp, payloads, true, payloadType)
+  }
+
+  readonly #single: Buffer[] = [EMPTY]
+  #ntpAt = 0
+
+  /**
+   * werift's RTCRtpSender.sendRtp (header-extension rebuild, NTP clock and bandwidth estimation per
+   * packet, none of which a send-only relay of one track uses) is bypassed; the sender state it
+   * keeps for RTCP sender reports (counters, RTP/NTP timestamp pair) is kept here. Packets are then
+   * protected and sent by the native SRTP module (src/lib/srtp) when it is built: one OpenSSL
+   * context per viewer and one sendmmsg per frame. Without it, by werift's DTLS transport (a new
+   * node:crypto cipher per packet, a send per packet).
+   */
+  #sendBatch(firstSequenceNumber: number, timestamp: number, payloads: readonly Buffer[], markerOnLast: boolean, payloadType: number): void {
+    if (this.#closed || this.#state !== 'connected' || payloads.length === 0) return
+    const s = this.#sender as unknown as SenderInternals
+    const dtls = s.dtlsTransport
+    if (!Array.isArray(s.rtpCache) || typeof dtls?.sendRtp !== 'function' || typeof s.runRtcp !== 'function') {
+      for (let i = 0; i < payloads.length; i++) this.#slowSend(firstSequenceNumber + i, timestamp, payloads[i]!, markerOnLast && i === payloads.length - 1, payloadType)
+      return
+    }
+    if (dtls.state !== 'connected' || !dtls.srtp) return
+    timestamp >>>= 0
+    const last = (firstSequenceNumber + payloads.length - 1) & 0xffff
+    let octets = 0
+    for (let i = 0; i < payloads.length; i++) octets += payloads[i]!.length
+    // The RTP/NTP pair of the sender reports (sent every 0.5–1.5 s): both of one instant, taken at
+    // most every 250 ms. werift's own ntpTime() costs as much per frame as protecting and sending
+    // the frame, and reads the fraction's decimal digits as the 32-bit binary fraction.
+    const now = Date.now()
+    if (s.packetCount === 0 || (markerOnLast && now - this.#ntpAt >= 250)) {
+      const ntp = unixMsToNtp(now)
+      s.ntpTimestamp = (BigInt(ntp.ntpSeconds) << 32n) | BigInt(ntp.ntpFraction)
+      s.rtpTimestamp = timestamp
+      this.#ntpAt = now
+    }
+    s.sequenceNumber = last
+    s.timestamp = timestamp
+    s.octetCount += octets
+    s.packetCount = (s.packetCount + payloads.length) >>> 0
+    if (s.headerBytesSent !== undefined) s.headerBytesSent += 12 * payloads.length
+    this.#stats.packetsSent += payloads.length
+    this.#stats.bytesSent += octets
+    if (!s.rtcpRunning) s.runRtcp().catch(() => undefined)
+
+    const native = this.#nativeFor(dtls)
+    if (!native) {
+      for (let i = 0; i < payloads.length; i++) {
+        const sequenceNumber = (firstSequenceNumber + i) & 0xffff
+        const header = new RtpHeader({ payloadType, sequenceNumber, timestamp, marker: markerOnLast && i === payloads.length - 1, ssrc: s.ssrc })
+        // werift's NACK handler retransmits from this history
+        s.rtpCache[sequenceNumber % RTP_HISTORY_SIZE] = new WeriftRtpPacket(header, payloads[i]!)
+        dtls.sendRtp(payloads[i]!, header).catch(() => undefined)
+      }
+      return
+    }
+    for (let i = 0; i < payloads.length; i++) native.history.put((firstSequenceNumber + i) & 0xffff, timestamp, markerOnLast && i === payloads.length - 1, payloadType, payloads[i]!)
+    this.#nativeSend(native, dtls, { payloadType, ssrc: s.ssrc, firstSequenceNumber: firstSequenceNumber & 0xffff, timestamp, markerOnLast }, payloads)
+  }
+
+  #nativeSend(native: NativeSendState, dtls: DtlsInternals, packet: { payloadType: number; ssrc: number; firstSequenceNumber: number; timestamp: number; markerOnLast: boolean }, payloads: readonly Buffer[]): void {
+    const conn = dtls.iceTransport?.connection
+    // RFC 7675: no application data on a pair whose consent has expired.
+    if (!conn || (typeof conn.canSendApplicationData === 'function' && !conn.canSendApplicationData())) return
+    const pair = conn.nominated
+    if (!pair) return
+    const route = this.#routeFor(native, pair)
+    if (route?.transport.closed) return
+    const overhead = 12 + native.srtp.tagLength
+    let octets = 0
+    for (let i = 0; i < payloads.length; i++) octets += payloads[i]!.length + overhead
+    if (route) {
+      const sent = native.srtp.sendRtp(route.fd, route.address, packet, payloads)
+      if (sent < 0) {
+        // The socket went away under us (ICE closing or re-binding): werift's path from here on.
+        native.route = undefined
+        native.routePair = undefined
+        return
+      }
+    } else {
+      // Not a plain UDP pair (TURN relay): protected here, framed and sent by werift's ICE.
+      for (let i = 0; i < payloads.length; i++) {
+        const rtp = Buffer.allocUnsafe(12 + payloads[i]!.length)
+        writeRtpHeader(rtp, packet.payloadType, (packet.firstSequenceNumber + i) & 0xffff, packet.timestamp, packet.markerOnLast && i === payloads.length - 1, packet.ssrc)
+        payloads[i]!.copy(rtp, 12)
+        conn.send(native.srtp.protect(rtp)).catch(() => undefined)
+      }
+    }
+    dtls.bytesSent = (dtls.bytesSent ?? 0) + octets
+    dtls.packetsSent = (dtls.packetsSent ?? 0) + payloads.length
+    if (route) {
+      pair.packetsSent = (pair.packetsSent ?? 0) + payloads.length
+      pair.bytesSent = (pair.bytesSent ?? 0) + octets
+    }
+  }
+
+  /** The native sender for the DTLS transport's current SRTP keys; null: JavaScript path. */
+  #nativeFor(dtls: DtlsInternals): NativeSendState | null {
+    const current = this.#native
+    if (current === null) return null
+    if (current && current.keyedFrom === dtls.srtp) return current
+    // First packet, or DTLS re-keyed: a new context (a new rollover counter too, as werift does).
+    current?.srtp.close()
+    const config = (dtls.srtp as { config?: { profile?: number; keys?: { localMasterKey?: Buffer; localMasterSalt?: Buffer } } }).config
+    const key = config?.keys?.localMasterKey
+    const salt = config?.keys?.localMasterSalt
+    let srtp: SrtpSender | null = null
+    try {
+      srtp = config?.profile !== undefined && key && salt ? SrtpSender.create(config.profile, key, salt) : null
+    } catch {
+      srtp = null
+    }
+    this.#native = srtp ? { srtp, keyedFrom: dtls.srtp, history: current?.history ?? new SentHistory(), route: undefined, routePair: undefined } : null
+    return this.#native
+  }
+
+  /** A plain UDP candidate pair's socket and remote address; undefined for TURN or unknown shapes. */
+  #routeFor(native: NativeSendState, pair: NominatedPairInternals): NativeRoute | undefined {
+    if (native.routePair === pair) return native.route
+    native.routePair = pair
+    native.route = undefined
+    const protocol = pair.protocol
+    const remote = pair.remoteAddr
+    if (protocol?.type !== 'stun' || !Array.isArray(remote) || typeof remote[0] !== 'string' || typeof remote[1] !== 'number') return undefined
+    const transport = protocol.transport
+    if (!transport || transport.closed || !(transport.socket instanceof DgramSocket)) return undefined
+    const fd = udpSocketFd(transport.socket)
+    const address = fd === undefined ? null : socketAddress(remote[0], remote[1])
+    if (fd === undefined || !address) return undefined
+    native.route = { fd, address, transport }
+    return native.route
+  }
+
+  /** NACKed packets still in the history go again, byte for byte (same index, same keystream). */
+  #retransmit(lost: readonly number[]): void {
+    const native = this.#native
+    if (!native || this.#closed || this.#state !== 'connected') return
+    const s = this.#sender as unknown as SenderInternals
+    const dtls = s.dtlsTransport
+    if (dtls?.state !== 'connected' || dtls.srtp !== native.keyedFrom) return
+    for (const seq of lost) {
+      const p = native.history.get(seq & 0xffff)
+      if (!p) continue
+      this.#single[0] = p.payload
+      this.#nativeSend(native, dtls, { payloadType: p.payloadType, ssrc: s.ssrc, firstSequenceNumber: seq & 0xffff, timestamp: p.timestamp, markerOnLast: p.marker }, this.#single)
+      this.#single[0] = EMPTY
+      this.#stats.retransmitted++
+    }
+  }
+
+  #native: NativeSendState | null | undefined
+
   /** Werift's own send path: used if its sender internals ever stop matching SenderInternals. */
-  #slowSend(packet: OutgoingRtp): void {
-    const header = new RtpHeader({ payloadType: packet.payloadType ?? this.video.payloadType, sequenceNumber: packet.sequenceNumber & 0xffff, timestamp: packet.timestamp >>> 0, marker: packet.marker })
+  #slowSend(sequenceNumber: number, timestamp: number, payload: Buffer, marker: boolean, payloadType: number): void {
+    const header = new RtpHeader({ payloadType, sequenceNumber: sequenceNumber & 0xffff, timestamp: timestamp >>> 0, marker })
     this.#stats.packetsSent++
-    this.#stats.bytesSent += packet.payload.length
-    this.#sender.sendRtp(new WeriftRtpPacket(header, packet.payload)).catch(() => undefined)
+    this.#stats.bytesSent += payload.length
+    this.#sender.sendRtp(new WeriftRtpPacket(header, payload)).catch(() => undefined)
   }
 
   /**
@@ -381,6 +590,7 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
     if (this.#closing) return this.#closing
     this.#closed = true
     this.#closing = (async () => {
+      this.#native?.srtp.close()
       try {
         await this.#pc.close()
       } catch {
@@ -426,8 +636,11 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
         this.emit('keyframeRequest', 'fir')
       }
     } else if (type === 205) {
-      const count = (rtcp as unknown as { feedback: { count: number } }).feedback?.count
-      if (count === 1) this.#stats.nack++
+      const feedback = (rtcp as unknown as { feedback?: { count?: number; lost?: number[] } }).feedback
+      if (feedback?.count === 1) {
+        this.#stats.nack++
+        if (Array.isArray(feedback.lost)) this.#retransmit(feedback.lost)
+      }
     }
   }
 

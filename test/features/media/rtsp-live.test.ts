@@ -57,6 +57,8 @@ t.test('RTSP camera → WHEP → Chromium', async (t) => {
   for (const i of viewers) firsts.push(await wp.waitFrames(i, 3, 20_000))
   t.ok(firsts.every((s) => s.frameWidth === 640 && s.frameHeight === 360), 'every viewer decodes 640x360')
   t.comment(`8 viewers decoding: framesDecoded ${firsts.map((s) => s.framesDecoded).join(',')}`)
+  const srtpPaths = (await gw.app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(srtpPaths, /^gateway_media_viewers_by_srtp_path\{path="native"\} 8$/m, "Chromium decodes what the native SRTP module protected and sent, for all 8")
   t.equal(rtsp.counters.sessionsCreated, 1, 'exactly one RTSP session for 8 viewers')
   t.equal(rtsp.activeSessions, 1)
 

@@ -10,10 +10,13 @@ import type { OutgoingRtp, WebRtcSendPeer } from '../../../src/lib/webrtc/werift
 class FakePeer extends EventEmitter {
   sent: OutgoingRtp[] = []
   video = { codec: 'h264' as const, payloadType: 102, fmtp: '' }
-  stats = { packetsSent: 0, bytesSent: 0, packetsLost: 0, fractionLost: 0, pli: 0, fir: 0, nack: 0 }
+  stats = { packetsSent: 0, bytesSent: 0, packetsLost: 0, fractionLost: 0, pli: 0, fir: 0, nack: 0, retransmitted: 0 }
   closed = false
   sendRtp(p: OutgoingRtp) {
     this.sent.push(p)
+  }
+  sendFrame(firstSequenceNumber: number, timestamp: number, payloads: readonly Buffer[]) {
+    payloads.forEach((payload, i) => this.sent.push({ sequenceNumber: (firstSequenceNumber + i) & 0xffff, timestamp, marker: i === payloads.length - 1, payload }))
   }
   async close() {
     this.closed = true

@@ -1,0 +1,139 @@
+/**
+ * SRTP protection and batched UDP sending of RTP packets, in native code (native/srtp/srtp.c,
+ * built by scripts/build-native.sh). One OpenSSL context per sender, keyed once: JavaScript SRTP
+ * (werift's) creates a new node:crypto cipher per packet and sends each packet through its own
+ * chain of promises and syscall. Optional: `nativeSrtp()` is null when the module isn't built, and
+ * callers keep their JavaScript path.
+ *
+ * Profiles (RFC 5764 / RFC 7714 numbers): 0x0001 AES_CM_128_HMAC_SHA1_80, 0x0002
+ * AES_CM_128_HMAC_SHA1_32, 0x0007 AEAD_AES_128_GCM.
+ */
+import type { Socket as DgramSocket } from 'node:dgram'
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export type SrtpProfile = 0x0001 | 0x0002 | 0x0007
+export const SRTP_PROFILES: readonly SrtpProfile[] = [0x0001, 0x0002, 0x0007]
+
+/** A sender's SRTP context (opaque; one per SSRC). */
+export type SrtpContextHandle = { readonly __brand: 'SrtpContext' }
+
+interface NativeSrtpModule {
+  createContext(profile: number, masterKey: Buffer, masterSalt: Buffer): SrtpContextHandle
+  protect(ctx: SrtpContextHandle, rtpPacket: Buffer): Buffer
+  socketAddress(ip: string, port: number): Buffer
+  sendRtp(ctx: SrtpContextHandle, fd: number, address: Buffer, payloadType: number, ssrc: number, firstSequenceNumber: number, timestamp: number, markerOnLast: boolean, payloads: readonly Buffer[]): number
+  close(ctx: SrtpContextHandle): void
+}
+
+const MODULE_PATH = join('native', 'srtp', 'build', 'sharp_eyes_srtp.node')
+
+/** The project root holding native/: this file sits at src/lib/srtp (tsx) or dist/src/lib/srtp. */
+function findModule(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, MODULE_PATH)
+    if (existsSync(candidate)) return candidate
+    const up = dirname(dir)
+    if (up === dir) break
+    dir = up
+  }
+  return undefined
+}
+
+let loaded: { module: NativeSrtpModule | null; reason: string } | undefined
+
+function load(): { module: NativeSrtpModule | null; reason: string } {
+  if (loaded) return loaded
+  const path = findModule()
+  if (!path) {
+    loaded = { module: null, reason: `${MODULE_PATH} is not built (scripts/build-native.sh)` }
+    return loaded
+  }
+  try {
+    loaded = { module: createRequire(import.meta.url)(path) as NativeSrtpModule, reason: `loaded ${path}` }
+  } catch (err) {
+    loaded = { module: null, reason: `${path} failed to load: ${(err as Error).message}` }
+  }
+  return loaded
+}
+
+/** Why the native module is or isn't in use (for the startup log and the metrics). */
+export function nativeSrtpStatus(): { available: boolean; reason: string } {
+  const l = load()
+  return { available: l.module !== null, reason: l.reason }
+}
+
+/**
+ * One RTP sender's SRTP state: the session keys, and the rollover counter that its sequence
+ * numbers advance (so every packet of one SSRC must go through the same SrtpSender).
+ */
+export class SrtpSender {
+  readonly profile: SrtpProfile
+  readonly tagLength: number
+  readonly #native: NativeSrtpModule
+  #ctx: SrtpContextHandle | undefined
+
+  private constructor(native: NativeSrtpModule, profile: SrtpProfile, ctx: SrtpContextHandle) {
+    this.#native = native
+    this.profile = profile
+    this.tagLength = profile === 0x0007 ? 16 : profile === 0x0002 ? 4 : 10
+    this.#ctx = ctx
+  }
+
+  /** Null when the native module isn't available or the profile isn't supported. */
+  static create(profile: number, masterKey: Buffer, masterSalt: Buffer): SrtpSender | null {
+    const native = load().module
+    if (!native || !(SRTP_PROFILES as readonly number[]).includes(profile)) return null
+    return new SrtpSender(native, profile as SrtpProfile, native.createContext(profile, masterKey, masterSalt))
+  }
+
+  get closed(): boolean {
+    return this.#ctx === undefined
+  }
+
+  /** One RTP packet (header as given) → SRTP. */
+  protect(rtpPacket: Buffer): Buffer {
+    return this.#native.protect(this.#live(), rtpPacket)
+  }
+
+  /**
+   * Builds, protects and sends RTP packets carrying `payloads` with consecutive sequence numbers
+   * from `firstSequenceNumber`, one timestamp, the marker on the last if `markerOnLast`; one
+   * sendmmsg call per 64 packets on the UDP socket `fd`. Returns the number the kernel took
+   * (a full socket buffer drops the rest, as UDP would), or -errno on any other socket error.
+   */
+  sendRtp(fd: number, address: Buffer, packet: { payloadType: number; ssrc: number; firstSequenceNumber: number; timestamp: number; markerOnLast: boolean }, payloads: readonly Buffer[]): number {
+    return this.#native.sendRtp(this.#live(), fd, address, packet.payloadType, packet.ssrc >>> 0, packet.firstSequenceNumber & 0xffff, packet.timestamp >>> 0, packet.markerOnLast, payloads)
+  }
+
+  /** Frees the OpenSSL contexts. Idempotent. */
+  close(): void {
+    if (!this.#ctx) return
+    this.#native.close(this.#ctx)
+    this.#ctx = undefined
+  }
+
+  #live(): SrtpContextHandle {
+    if (!this.#ctx) throw new Error('SrtpSender is closed')
+    return this.#ctx
+  }
+}
+
+/** A socket address for SrtpSender.sendRtp (sockaddr_in / sockaddr_in6 bytes). Null if native SRTP is unavailable. */
+export function socketAddress(ip: string, port: number): Buffer | null {
+  return load().module?.socketAddress(ip, port) ?? null
+}
+
+/**
+ * The file descriptor of a bound dgram socket, for SrtpSender.sendRtp. Node keeps the handle under
+ * an internal symbol (`socket._handle` is the same object behind a getter that warns, DEP0112).
+ * Undefined when the socket isn't bound or Node's internals differ.
+ */
+export function udpSocketFd(socket: DgramSocket): number | undefined {
+  const state = Object.getOwnPropertySymbols(socket).find((sym) => sym.description === 'state symbol')
+  const fd = state ? (socket as unknown as Record<symbol, { handle?: { fd?: unknown } } | undefined>)[state]?.handle?.fd : undefined
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined
+}
