@@ -10,7 +10,7 @@
  * Targets (issue 4): TTFF p50 ≤ 300 ms, p95 ≤ 500 ms; zero loss at 32 viewers; CPU per viewer ≤
  * Janus's; added latency ≤ 50 ms.
  * Run: npm run bench:relay (tsx bench/relay/run.ts); needs `bash scripts/install-system-deps.sh --with-janus`.
- * Env: BENCH_STEPS (viewer counts, default 1,8,32), BENCH_WINDOW_S (CPU window, default 10), BENCH_SETTLE_S (wait before each CPU window, default 8), BENCH_CPU_PROF=1 (gateway child runs with
+ * Env: BENCH_STEPS (viewer counts, default 1,8,32), BENCH_WINDOW_S (CPU window, default 10), BENCH_SETTLE_S (wait before each CPU window, default 8), BENCH_WARMUP_S (an unmeasured round of 8 viewers first, default 45), BENCH_CPU_PROF=1 (gateway child runs with
  * --cpu-prof into bench/out/prof), BENCH_SKIP_JANUS=1, BENCH_SKIP_BROWSER=1, BENCH_OUT_NAME (default
  * relay: bench/out/relay.json), BENCH_NOTE (one more note line), BENCH_PERF=1 (`perf record -g` of each
  * CPU window into bench/out/perf/<target>-<viewers>.data; BENCH_GATEWAY_NODE_FLAGS (node flags of the
@@ -33,6 +33,8 @@ import { JanusStreamingClient, startJanus, type JanusProcess } from './janus.js'
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 10)
 /** Wait after each step's joins (and after start) before a CPU window: the relay's steady state, not its JIT warm-up. */
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 8)
+/** An unmeasured round of 8 viewers before each relay's measurements (0: none). */
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 45)
 const SKIP_JANUS = process.env.BENCH_SKIP_JANUS === '1'
 const SKIP_BROWSER = process.env.BENCH_SKIP_BROWSER === '1'
 const STEPS = (process.env.BENCH_STEPS ?? '1,8,32').split(',').map(Number)
@@ -161,6 +163,17 @@ try {
 
   const measure = async (target: 'gateway' | 'janus'): Promise<RelayResult> => {
     const pid = target === 'gateway' ? gw.proc.pid! : janus!.pid
+    if (WARMUP_S > 0) {
+      // Unmeasured: 8 viewers for a while, then none. A relay runs for days; V8 compiles the
+      // gateway's per-packet path only after it has run a while, and CPU windows taken in its first
+      // minute measure the compiler, not the relay. The same round for Janus (C: nothing to warm).
+      const join = target === 'gateway' ? { cmd: 'join', target, base, cameraId: ready.cameraId, token: ready.token, n: 8 } : { cmd: 'join', target, url: janus!.url, mountpointId: janus!.mountpointId, n: 8 }
+      const reply = JSON.parse(await rx.ask(JSON.stringify(join), (l) => l.startsWith('{'))) as { ok: boolean; error?: string }
+      if (!reply.ok) throw new Error(`${target} warm-up join: ${reply.error}`)
+      await sleep(WARMUP_S * 1000)
+      await rx.ask(JSON.stringify({ cmd: 'closeAll' }), (l) => l.startsWith('{'))
+      await sleep(SETTLE_S * 1000)
+    }
     const res: RelayResult = { baselineCpu: await cpuPercent(pid, WINDOW_S), cpu: {}, deliveredPerViewerS: {}, firstPacketMs: [], lossAtTop: [], eld: [], ttff: [], answered: [], post: [], connected: [], latency: [] }
     let have = 0
     const receivedTotal = async () => (JSON.parse(await rx.ask(JSON.stringify({ cmd: 'stats' }), (l) => l.startsWith('{'))) as { viewers: ViewerStats[] }).viewers.reduce((a, v) => a + v.received, 0)
@@ -290,7 +303,7 @@ if (g.latency.length && j?.latency.length) figures['gateway latency added vs jan
 
 notes.push(
   `source: GStreamer RTSP server (scripts/rtsp-test-server.py) 1280x720 25 fps, x264 zerolatency 2000 kbit/s, keyframe every 50 frames (2 s), wall-clock stamp strip; gateway over RTSP/TCP, Janus over RTSP/UDP, both on loopback`,
-  `CPU: utime+stime from /proc/<pid>/stat over ${WINDOW_S} s windows (${2 + SETTLE_S} s after the joins), of the gateway child process and of the janus process; "per viewer" = total / viewers (includes ingest), "marginal" = (total@${STEPS[STEPS.length - 1]} − idle) / ${STEPS[STEPS.length - 1]}`,
+  `CPU: utime+stime from /proc/<pid>/stat over ${WINDOW_S} s windows (${2 + SETTLE_S} s after the joins), of the gateway child process and of the janus process, after an unmeasured round of 8 viewers for ${WARMUP_S} s on each (the gateway's JIT warm-up; the same for Janus); "per viewer" = total / viewers (includes ingest), "marginal" = (total@${STEPS[STEPS.length - 1]} − idle) / ${STEPS[STEPS.length - 1]}`,
   `receivers: werift RTCPeerConnections (no decoding) in one Node child; SRTP decryption skipped after DTLS (sequence numbers read from the SRTP header, see receivers-child.ts), so no NACK is sent: loss = expected − distinct seqs received, on the wire before any repair; gap events = forward jumps (one jump of hundreds of packets is a sequence discontinuity, many small ones are drops)`,
   `receivers process CPU (% of one core) during the windows: ${Object.entries(receiverCpu).map(([k, v]) => `${k} ${v.toFixed(0)}%`).join(', ')}`,
   `TTFF: headless Chromium, request (offer creation) → first framesDecoded > 0 (getStats every 10 ms), 8 joins one after another after one unmeasured warm-up join, each viewer closed before the next, random 0.3–1 s between joins; the gateway sends the cached GOP (stream pinned); Janus's TTFF well under the 1 s mean keyframe wait suggests it gets a keyframe on demand (its RTSP session is UDP with RTCP, which the GStreamer server honours). the gateway is joined as the web application joins (WHEP with trickle ICE: offer POSTed at once, candidates PATCHed); Janus is joined with its own API, Chromium's answer sent once gathered (its "offer received" is Janus's watch round trip)`,
