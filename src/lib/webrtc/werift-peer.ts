@@ -431,8 +431,8 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
     let octets = 0
     for (let i = 0; i < payloads.length; i++) octets += payloads[i]!.length
     // The RTP/NTP pair of the sender reports (sent every 0.5–1.5 s): both of one instant, taken at
-    // most every 250 ms. werift's own ntpTime() costs as much per frame as protecting and sending
-    // the frame, and reads the fraction's decimal digits as the 32-bit binary fraction.
+    // most every 250 ms. werift's own ntpTime() cost half as much per frame as protecting and
+    // sending the frame, and reads the fraction's decimal digits as the 32-bit binary fraction.
     const now = Date.now()
     if (s.packetCount === 0 || (markerOnLast && now - this.#ntpAt >= 250)) {
       const ntp = unixMsToNtp(now)
