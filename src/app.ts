@@ -13,7 +13,7 @@ import { createMetrics } from './core/metrics.js'
 import { projectRoot } from './core/paths.js'
 import { redact, redactRequestUrl } from './core/redact.js'
 import { loadSymmetricKey } from './core/secrets.js'
-import { AuditLog, auditMigrations, auditRoutes } from './features/audit/index.js'
+import { AuditLog, anchorPathFor, auditMigrations, auditRoutes } from './features/audit/index.js'
 import { AuthService, authMigrations, authRoutes, createGuard } from './features/auth/index.js'
 import { seedDemo, type DemoSummary } from './features/demo/index.js'
 import { opsRoutes } from './features/ops/index.js'
@@ -116,7 +116,10 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   const metrics = createMetrics()
 
   // --- features, in dependency order ---------------------------------------------------------
-  const audit = new AuditLog(db, bus)
+  const audit = new AuditLog(db, bus, { anchorPath: anchorPathFor(config.dataDir), ...config.audit, log: app.log.child({ feature: 'audit' }) })
+  // onClose hooks run last-registered first: this one runs after every later feature has closed
+  // (and recorded its last rows), just before the database closes.
+  app.addHook('onClose', async () => audit.close())
   const org = new OrgService(db, audit)
   const auth = new AuthService({ db, audit, org, settings: config.auth, sessionKey })
   const registry = new RegistryService({ db, org, audit, bus, box, settings: config.registry })

@@ -8,7 +8,8 @@ import { ConfigError } from './core/errors.js'
  * sharp-eyes-gateway <command>
  *   serve            run the gateway (default)
  *   check-config     load and validate the configuration, print it (no secrets), exit 0/78
- *   audit-verify     verify the audit hash chain of the local database, exit 0 when intact
+ *   audit-verify     verify the audit hash chain of the local database and its end against the
+ *                    anchor file, exit 0 when intact (a missing anchor is a warning)
  *   verify <export.zip> [--public-key <pem>]
  *                    check an evidence export against its signed manifest, exit 0 when intact
  */
@@ -31,9 +32,10 @@ async function main(argv: string[]): Promise<number> {
       const config = loadConfig()
       const db = openDatabase(join(config.dataDir, 'gateway.db'))
       try {
-        const { AuditLog } = await import('./features/audit/index.js')
+        const { AuditLog, anchorPathFor } = await import('./features/audit/index.js')
         const { EventBus } = await import('./core/events.js')
-        const verdict = new AuditLog(db, new EventBus()).verify()
+        // Reads the anchor but never writes it: a gateway may be running on the same data dir.
+        const verdict = new AuditLog(db, new EventBus(), { anchorPath: anchorPathFor(config.dataDir), writeAnchor: false }).verify()
         process.stdout.write(JSON.stringify(verdict, null, 2) + '\n')
         return verdict.ok ? 0 : 1
       } finally {

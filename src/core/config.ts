@@ -42,6 +42,14 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    audit: Type.Object(
+      {
+        anchorIntervalMs: Type.Integer({ minimum: 0, maximum: 3_600_000, description: 'the head anchor file is rewritten at most this often, and on shutdown' }),
+        headLogMinutes: Type.Number({ minimum: 0, maximum: 1440, description: 'log the chain head this often when it moved; 0: never by time' }),
+        headLogRows: Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'log the chain head after this many new rows; 0: never by count' }),
+      },
+      { additionalProperties: false },
+    ),
     registry: Type.Object(
       {
         importMaxRows: Type.Integer({ minimum: 1, maximum: 1_000_000 }),

@@ -1,4 +1,5 @@
-export { AuditLog, type AuditActor, type AuditRecord } from './service.js'
+export { AuditLog, type AuditActor, type AuditRecord, type AuditLogOptions, type AuditVerdict, type AnchorStatus } from './service.js'
+export { anchorPathFor, readAnchor, type AuditAnchor } from './anchor.js'
 export { auditMigrations } from './migrations.js'
 export { auditRoutes } from './routes.js'
 export type { ChainVerdict, AuditEntry } from './store.js'

@@ -15,6 +15,7 @@ export function auditRoutes(deps: { audit: AuditLog; guard: Guard }): FastifyPlu
       const last = items.at(-1)
       return { items, nextCursor: items.length === limit && last ? encodeCursor('audit', last.id) : null }
     })
-    r.get('/audit/verify', { schema: auditVerifySchema, preHandler: deps.guard('admin') }, async () => deps.audit.verify())
+    // Admin role first (guard), then scope: the chain spans the whole gateway, so only a whole-tree scope may verify it.
+    r.get('/audit/verify', { schema: auditVerifySchema, preHandler: deps.guard('admin') }, async (request) => deps.audit.verify(scopeOf(principalOf(request))))
   }
 }

@@ -41,7 +41,9 @@ export const auditListSchema = {
 
 export const auditVerifySchema = {
   tags: ['audit'],
-  summary: 'Verify the whole hash chain; reports the first broken row',
+  summary: 'Verify the whole hash chain and its end against the anchor; reports the first broken row',
+  description:
+    'For gateway administrators only (scope: the whole tree); other admins get 403. The chain is walked from row 1, then its end is compared with the head anchor kept outside the database: rows deleted from the end are reported as truncated. A missing or unusable anchor is a warning, not a failure.',
   response: {
     200: Type.Object({
       ok: Type.Boolean(),
@@ -49,6 +51,14 @@ export const auditVerifySchema = {
       lastHash: Type.Optional(Type.String()),
       firstBrokenId: Type.Optional(Type.Integer()),
       reason: Type.Optional(Type.String()),
+      anchor: Type.Optional(
+        Type.Union(['ok', 'missing', 'invalid', 'truncated', 'rewritten'].map((s) => Type.Literal(s)), {
+          description: 'ok: the anchor names a row the chain holds with the same hash · missing / invalid: a warning, the chain end is not witnessed · truncated / rewritten: the chain lost rows the anchor names',
+        }),
+      ),
+      anchorLastId: Type.Optional(Type.Integer({ description: 'the row the anchor names' })),
+      anchorAt: Type.Optional(Type.String({ description: 'when the anchor was written' })),
+      warning: Type.Optional(Type.String()),
     }),
     ...problemResponses,
   },

@@ -1,7 +1,9 @@
 import type { Db } from '../../core/db.js'
+import { ForbiddenError } from '../../core/errors.js'
 import type { EventBus } from '../../core/events.js'
 import { redact } from '../../core/redact.js'
-import type { Principal, Scope } from '../../core/scope.js'
+import { SYSTEM_SCOPE, type Principal, type Scope } from '../../core/scope.js'
+import { readAnchor, writeAnchor, type AuditAnchor } from './anchor.js'
 import { AuditStore, type AuditQuery, type ChainVerdict, type AuditEntry } from './store.js'
 
 export type AuditActor = Principal | { system: string } | { anonymous: string }
@@ -17,16 +19,94 @@ export interface AuditRecord {
   detail?: Record<string, unknown>
 }
 
+/** What the anchor check found; absent when there is nothing to anchor (an empty log, no anchor). */
+export type AnchorStatus = 'ok' | 'missing' | 'invalid' | 'truncated' | 'rewritten'
+
+/** The chain verdict, plus what the anchor outside the database says about the chain's end. */
+export type AuditVerdict = ChainVerdict & {
+  anchor?: AnchorStatus
+  /** the row and time the anchor names */
+  anchorLastId?: number
+  anchorAt?: string
+  /** set with anchor 'missing' or 'invalid': the chain holds, but its end is not witnessed */
+  warning?: string
+}
+
+/** The subset of pino the audit log uses (the gateway passes its own logger). */
+export interface AuditLogger {
+  info(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+export interface AuditLogOptions {
+  /** the head anchor file (`anchorPathFor(dataDir)`); without it no anchor is read or written */
+  anchorPath?: string
+  /** false: verify() reads the anchor but it is never written (the CLI, which may run beside a live gateway) */
+  writeAnchor?: boolean
+  /** the anchor is rewritten at most this often (and on close) */
+  anchorIntervalMs?: number
+  /** the head is logged this often when it moved (0: never by time) … */
+  headLogMinutes?: number
+  /** … and once this many rows were appended since it was last logged (0: never by count) */
+  headLogRows?: number
+  log?: AuditLogger
+}
+
 /**
  * Append-only, hash-chained record of who did what. Writes go through SQLite with
  * synchronous=FULL, so an acknowledged action has its audit row on disk.
+ *
+ * The chain's head (last id and hash) is also kept outside the database: in the anchor file,
+ * rewritten atomically at most once per `anchorIntervalMs` and on close, and in the log every
+ * `headLogMinutes` / `headLogRows`, so shipped logs witness it off the box. Both are written from a
+ * timer, never from record(): record() may run inside a caller's transaction that later rolls
+ * back, and the anchor must only ever name committed rows.
  */
 export class AuditLog {
+  readonly #db: Db
   readonly #store: AuditStore
   readonly #bus: EventBus
-  constructor(db: Db, bus: EventBus) {
+  readonly #anchorPath: string | undefined
+  readonly #writesAnchor: boolean
+  readonly #intervalMs: number
+  readonly #headLogRows: number
+  readonly #log: AuditLogger | undefined
+  /** the anchor last read from or written to the file */
+  #anchor: AuditAnchor | null = null
+  /** the chain no longer holds the anchored row: the anchor is kept as evidence, not overwritten */
+  #anchorHeld = false
+  #anchorWrites = 0
+  #lastFlushAt = 0
+  #flushTimer: NodeJS.Timeout | null = null
+  #headLogTimer: NodeJS.Timeout | null = null
+  #loggedHead: { id: number; hash: string } | null = null
+  #closed = false
+
+  constructor(db: Db, bus: EventBus, options: AuditLogOptions = {}) {
+    this.#db = db
     this.#store = new AuditStore(db)
     this.#bus = bus
+    this.#anchorPath = options.anchorPath
+    this.#writesAnchor = options.anchorPath !== undefined && options.writeAnchor !== false
+    this.#intervalMs = options.anchorIntervalMs ?? 1000
+    this.#headLogRows = options.headLogRows ?? 0
+    this.#log = options.log
+    if (this.#anchorPath && this.#writesAnchor) {
+      const read = readAnchor(this.#anchorPath)
+      if (read.state === 'present') this.#anchor = read.anchor
+      // A first start after an upgrade (rows, no anchor yet) is anchored at once.
+      this.#schedule()
+    }
+    const head = this.#store.head()
+    if (head && this.#log) this.#logHead(head, 'start')
+    const minutes = options.headLogMinutes ?? 0
+    if (this.#log && minutes > 0) {
+      this.#headLogTimer = setInterval(() => {
+        const now = this.#store.head()
+        if (now && (now.id !== this.#loggedHead?.id || now.hash !== this.#loggedHead.hash)) this.#logHead(now, 'interval')
+      }, minutes * 60_000)
+      this.#headLogTimer.unref()
+    }
   }
 
   record(entry: AuditRecord): number {
@@ -47,6 +127,7 @@ export class AuditLog {
       client: entry.client ?? null,
       detail,
     })
+    this.#schedule()
     this.#bus.emit('audit.appended', { id, action: entry.action })
     return id
   }
@@ -55,7 +136,138 @@ export class AuditLog {
     return this.#store.list(scope, query)
   }
 
-  verify(): ChainVerdict {
-    return this.#store.verify()
+  /**
+   * Walks the whole chain, then compares its end with the anchor. The chain is one sequence over
+   * every unit, so its row count and head hash describe the whole gateway: only a caller whose
+   * scope is the whole tree (a gateway administrator, or the system: the default) may verify it.
+   */
+  verify(scope: Scope = SYSTEM_SCOPE): AuditVerdict {
+    if (scope.unitPath !== '/') {
+      throw new ForbiddenError(
+        `verifying the audit chain reads every row of the gateway, and your scope is the subtree ${scope.unitPath}: only a gateway administrator (above every street) may verify it`,
+        [],
+        { requiredScope: '/' },
+      )
+    }
+    // The anchor is read before the chain: a gateway writing it meanwhile only moves it forward,
+    // so a chain read afterwards can never look shorter than the anchor it is compared with.
+    const read = this.#anchorPath ? readAnchor(this.#anchorPath) : null
+    const chain = this.#store.verify()
+    if (!chain.ok || !read) return chain
+    const lastId = chain.rows // rows are numbered 1..rows when the chain holds
+    if (read.state === 'missing') {
+      if (lastId === 0) return chain
+      return { ...chain, anchor: 'missing', warning: `the anchor file ${this.#anchorPath} is missing: the chain holds, but nothing outside the database witnesses its last row (normal once, on the first start after an upgrade)` }
+    }
+    if (read.state === 'invalid') {
+      return { ...chain, anchor: 'invalid', warning: `the anchor file ${this.#anchorPath} is unusable (${read.problem}): the chain holds, but nothing outside the database witnesses its last row` }
+    }
+    const a = read.anchor
+    const named = { anchorLastId: a.lastId, anchorAt: a.at }
+    if (a.lastId > lastId) {
+      const end = lastId === 0 ? 'the chain is empty' : `the chain ends at row ${lastId}`
+      return { ok: false, rows: chain.rows, firstBrokenId: lastId + 1, reason: `truncated: the anchor (written ${a.at}) names row ${a.lastId}, ${end}`, anchor: 'truncated', ...named }
+    }
+    const hash = this.#store.hashAt(a.lastId)
+    if (hash !== a.lastHash) {
+      return {
+        ok: false,
+        rows: chain.rows,
+        firstBrokenId: a.lastId,
+        reason: `rewritten: the anchor (written ${a.at}) names row ${a.lastId} with hash ${a.lastHash.slice(0, 16)}…, the chain's row ${a.lastId} has hash ${(hash ?? '').slice(0, 16)}… (rows deleted and appended again?)`,
+        anchor: 'rewritten',
+        ...named,
+      }
+    }
+    return { ...chain, anchor: 'ok', ...named }
+  }
+
+  /** Anchor files written by this process (tests assert the throttle with it). */
+  get anchorWrites(): number {
+    return this.#anchorWrites
+  }
+
+  /**
+   * Brings the anchor up to the chain's committed head (when it moved) and logs the head when
+   * `headLogRows` rows were appended since it was last logged. The throttle timer calls it, and
+   * close(); never call it from inside a transaction.
+   */
+  flush(): void {
+    if (this.#flushTimer) clearTimeout(this.#flushTimer)
+    this.#flushTimer = null
+    if (this.#db.inTransaction) {
+      // The newest rows may yet roll back: try again once the transaction is over.
+      if (!this.#closed) this.#flushTimer = setTimeout(() => this.#flushFromTimer(), 0).unref()
+      return
+    }
+    this.#lastFlushAt = Date.now()
+    const head = this.#store.head()
+    if (!head) return
+    if (this.#writesAnchor) this.#advanceAnchor(head)
+    if (this.#log && this.#headLogRows > 0 && head.id - (this.#loggedHead?.id ?? 0) >= this.#headLogRows) this.#logHead(head, 'rows')
+  }
+
+  /** Writes the anchor a last time and stops the timers. Idempotent; rows recorded afterwards are still stored. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#headLogTimer) clearInterval(this.#headLogTimer)
+    this.#headLogTimer = null
+    this.flush()
+    const head = this.#store.head()
+    if (head && this.#log && (head.id !== this.#loggedHead?.id || head.hash !== this.#loggedHead.hash)) this.#logHead(head, 'close')
+  }
+
+  #schedule(): void {
+    if (this.#closed || this.#flushTimer) return
+    if (!this.#writesAnchor && !(this.#log && this.#headLogRows > 0)) return
+    const delay = Math.max(0, this.#lastFlushAt + this.#intervalMs - Date.now())
+    this.#flushTimer = setTimeout(() => this.#flushFromTimer(), delay)
+    this.#flushTimer.unref()
+  }
+
+  #flushFromTimer(): void {
+    try {
+      this.flush()
+    } catch (err) {
+      // e.g. the database closed under a late timer: the anchor stays as it was, which is safe.
+      this.#log?.error({ err }, 'audit anchor flush failed')
+    }
+  }
+
+  #advanceAnchor(head: { id: number; hash: string }): void {
+    const path = this.#anchorPath!
+    if (this.#anchorHeld) {
+      // Held as evidence until an operator moves the file aside.
+      if (readAnchor(path).state !== 'missing') return
+      this.#anchorHeld = false
+      this.#anchor = null
+    }
+    const prev = this.#anchor
+    if (prev && prev.lastId === head.id && prev.lastHash === head.hash) return
+    if (prev && this.#store.hashAt(prev.lastId) !== prev.lastHash) {
+      // The newest rows were deleted (and perhaps appended again): overwriting the anchor would
+      // erase the only trace. Keep it; verify() reports the break.
+      this.#anchorHeld = true
+      this.#log?.error(
+        { anchor: { lastId: prev.lastId, lastHash: prev.lastHash, at: prev.at }, head: { lastId: head.id, lastHash: head.hash }, file: path },
+        'audit chain does not extend its anchor (rows deleted?): the anchor is kept as evidence; move it aside once investigated',
+      )
+      return
+    }
+    const next: AuditAnchor = { version: 1, lastId: head.id, lastHash: head.hash, at: new Date().toISOString() }
+    try {
+      writeAnchor(path, next)
+    } catch (err) {
+      this.#log?.error({ err, file: path }, 'audit anchor write failed')
+      return
+    }
+    this.#anchor = next
+    this.#anchorWrites++
+  }
+
+  #logHead(head: { id: number; hash: string }, trigger: 'start' | 'interval' | 'rows' | 'close'): void {
+    this.#loggedHead = head
+    this.#log?.info({ auditHead: { lastId: head.id, lastHash: head.hash }, trigger }, 'audit head')
   }
 }

@@ -62,10 +62,12 @@ const toContent = (r: AuditRowDb): ChainedContent => ({
 export class AuditStore {
   readonly #db: Db
   readonly #last
+  readonly #hashAt
   readonly #insert
   constructor(db: Db) {
     this.#db = db
     this.#last = db.prepare('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1')
+    this.#hashAt = db.prepare('SELECT hash FROM audit_log WHERE id = ?').pluck()
     this.#insert = db.prepare(`INSERT INTO audit_log
       (id, at, actor_id, actor, action, target_type, target_id, unit_path, client, detail, prev_hash, hash)
       VALUES (@id, @at, @actorId, @actor, @action, @targetType, @targetId, @unitPath, @client, @detail, @prevHash, @hash)`)
@@ -79,6 +81,16 @@ export class AuditStore {
     const full = { ...content, id }
     this.#insert.run({ ...full, prevHash, hash: rowHash(prevHash, full) })
     return id
+  }
+
+  /** The newest row's id and hash, or undefined on an empty log. */
+  head(): { id: number; hash: string } | undefined {
+    return this.#last.get() as { id: number; hash: string } | undefined
+  }
+
+  /** The stored hash of row `id`, or undefined when there is no such row. */
+  hashAt(id: number): string | undefined {
+    return this.#hashAt.get(id) as string | undefined
   }
 
   list(scope: Scope, q: AuditQuery): AuditEntry[] {

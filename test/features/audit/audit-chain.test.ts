@@ -1,4 +1,11 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
+import type Database from 'better-sqlite3'
+import { migrate, openDatabase } from '../../../src/core/db.js'
+import { EventBus } from '../../../src/core/events.js'
+import { AuditLog, anchorPathFor, auditMigrations, readAnchor, type AuditAnchor } from '../../../src/features/audit/index.js'
 import { GENESIS_HASH, rowHash } from '../../../src/features/audit/chain.js'
 import { makeCamera, openRawDb, unit } from '../../support/fixtures.js'
 import { DEMO_PASSWORD, startTestGateway } from '../../support/gateway.js'
@@ -91,10 +98,29 @@ t.test('every row carries the hash of its predecessor and of its own content', a
   }
   const verdict = await admin.get('/api/audit/verify')
   t.equal(verdict.statusCode, 200)
-  t.same(verdict.json, { ok: true, rows: all.length, lastHash: prev })
-  t.equal((await communityAdmin.get('/api/audit/verify')).statusCode, 200)
+  t.match(verdict.json, { ok: true, rows: all.length, lastHash: prev, anchor: 'ok' })
+  t.notOk('warning' in verdict.json)
   t.equal((await tech.get('/api/audit/verify')).statusCode, 401, 'logged out above')
   t.equal((await gw.as(await gw.login('site.researcher')).get('/api/audit/verify')).statusCode, 403)
+})
+
+t.test('only a gateway administrator (scope: the whole tree) verifies the chain; other admins get 403 naming why', async (t) => {
+  t.equal((await admin.get('/api/audit/verify')).statusCode, 200, 'the gateway administrator, above every street')
+  const siteAdmin = gw.as(await gw.login('site.admin'))
+  for (const [who, api, path] of [
+    ['street admin', streetAdmin, unit(gw, 'JD01').path],
+    ['community admin', communityAdmin, unit(gw, 'JD01-SQ01').path],
+    ['site admin', siteAdmin, null],
+  ] as const) {
+    const res = await api.get('/api/audit/verify')
+    t.equal(res.statusCode, 403, who)
+    t.match(res.headers['content-type'], /application\/problem\+json/)
+    t.match(res.json, { code: 'forbidden', requiredScope: '/', detail: /only a gateway administrator/ }, who)
+    if (path) t.match(res.json.detail, path, `${who}: the detail names the caller's own subtree`)
+    t.notMatch(res.body, /"rows"|lastHash/, `${who}: learns nothing of the chain`)
+    t.equal((await api.get('/api/audit?limit=1')).statusCode, 200, `${who}: still reads the rows of its subtree`)
+  }
+  t.equal(gw.services.audit.verify().ok, true, 'system callers (the CLI, jobs) verify without a principal')
 })
 
 t.test('the append-only triggers refuse UPDATE and DELETE, even from another connection', async (t) => {
@@ -157,4 +183,135 @@ t.test('the chain survives a restart and keeps growing from its last hash', asyn
   const first = raw.prepare('SELECT prev_hash FROM audit_log WHERE id = ?').get((before as { rows: number }).rows + 1) as { prev_hash: string }
   raw.close()
   t.equal(first.prev_hash, (before as { lastHash: string }).lastHash, 'the first row after the restart links to the last one before it')
+})
+
+// --- the head anchor outside the database ---------------------------------------------------------
+
+const anchorOf = (dataDir: string): AuditAnchor => {
+  const read = readAnchor(anchorPathFor(dataDir))
+  if (read.state !== 'present') throw new Error(`anchor ${read.state}`)
+  return read.anchor
+}
+const headOf = (db: Database.Database) => db.prepare('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1').get() as { id: number; hash: string }
+/** the head as the data file holds it, read over a connection of its own */
+const fileHeadOf = (dataDir: string) => {
+  const raw = openRawDb(dataDir)
+  try {
+    return headOf(raw)
+  } finally {
+    raw.close()
+  }
+}
+const appendMany = (g: { services: { audit: AuditLog } }, n: number) => {
+  for (let i = 0; i < n; i++) g.services.audit.record({ actor: { system: 'test' }, action: 'test.append', detail: { i } })
+}
+
+t.test('the anchor is written on close, read back at the next start, and throttled in between', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gw-anchor-'))
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
+  // a long interval: after the first write, nothing is rewritten until close
+  const first = await startTestGateway(t, { demo: false, dataDir, overrides: { audit: { anchorIntervalMs: 3_600_000 } } })
+  await first.login('admin')
+  const writesBefore = first.services.audit.anchorWrites
+  t.ok(writesBefore <= 1, 'at most the start-up write so far')
+  for (let round = 0; round < 20; round++) {
+    appendMany(first, 25)
+    await new Promise((resolve) => setImmediate(resolve)) // let any due timer run between bursts
+  }
+  t.ok(first.services.audit.anchorWrites - writesBefore <= 1, `500 appends in 20 bursts cost at most one anchor write (${first.services.audit.anchorWrites - writesBefore})`)
+  const head = headOf(first.services.db)
+  t.ok(!existsSync(anchorPathFor(dataDir)) || anchorOf(dataDir).lastId < head.id, 'the file lags the head until the throttle or close')
+  await first.close()
+  await first.close() // idempotent
+  t.match(anchorOf(dataDir), { version: 1, lastId: head.id, lastHash: head.hash }, 'close wrote the head')
+  t.same(readdirSync(dataDir).filter((f) => f.includes('.tmp')), [], 'no temporary file is left behind')
+
+  const second = await startTestGateway(t, { demo: false, dataDir })
+  const verdict = second.services.audit.verify()
+  t.match(verdict, { ok: true, anchor: 'ok', anchorLastId: head.id, anchorAt: anchorOf(dataDir).at }, 'the next start verifies against it')
+  const api = second.as(await second.login('admin'))
+  t.match((await api.get('/api/audit/verify')).json, { ok: true, anchor: 'ok' })
+  await second.close()
+  t.equal(anchorOf(dataDir).lastId, fileHeadOf(dataDir).id, 'and moves on with the chain')
+})
+
+t.test('rows deleted from the end are found: truncated, with the anchor’s row and the chain’s end', async (t) => {
+  const gw1 = await startTestGateway(t, { demo: false })
+  await gw1.login('admin')
+  appendMany(gw1, 10)
+  const again = await gw1.restart() // close: the anchor names the head
+  const anchor = anchorOf(again.dataDir)
+  await again.close()
+  t.equal(anchor.lastId, fileHeadOf(again.dataDir).id)
+
+  const raw = openRawDb(again.dataDir)
+  raw.exec('DROP TRIGGER audit_log_no_delete')
+  raw.prepare('DELETE FROM audit_log WHERE id > ?').run(anchor.lastId - 4)
+  raw.close()
+
+  const third = await startTestGateway(t, { demo: false, dataDir: again.dataDir })
+  const verdict = third.services.audit.verify()
+  t.match(verdict, { ok: false, rows: anchor.lastId - 4, firstBrokenId: anchor.lastId - 3, anchor: 'truncated', anchorLastId: anchor.lastId })
+  t.equal((verdict as { reason: string }).reason, `truncated: the anchor (written ${anchor.at}) names row ${anchor.lastId}, the chain ends at row ${anchor.lastId - 4}`)
+
+  // the gateway appends past the gap again (ids are reused): the anchor is kept as evidence
+  appendMany(third, 8)
+  third.services.audit.flush()
+  t.same(anchorOf(third.dataDir), anchor, 'the anchor is not overwritten by a chain that does not extend it')
+  const api = third.as(await third.login('admin'))
+  const res = await api.get('/api/audit/verify')
+  t.match(res.json, { ok: false, firstBrokenId: anchor.lastId, anchor: 'rewritten', reason: new RegExp(`^rewritten: the anchor \\(written ${anchor.at.replace(/[.]/g, '\\.')}\\) names row ${anchor.lastId} with hash ${anchor.lastHash.slice(0, 16)}`) })
+  await third.close()
+  t.same(anchorOf(third.dataDir), anchor, 'nor on close')
+
+  // an operator who has investigated moves the anchor aside: a fresh one is written
+  rmSync(anchorPathFor(third.dataDir))
+  const fourth = await startTestGateway(t, { demo: false, dataDir: third.dataDir })
+  fourth.services.audit.flush()
+  t.match(fourth.services.audit.verify(), { ok: true, anchor: 'ok', anchorLastId: headOf(fourth.services.db).id })
+})
+
+t.test('a missing anchor is a warning on a log with rows, nothing on an empty log; an unusable one is a warning', async (t) => {
+  const gw1 = await startTestGateway(t, { demo: false })
+  const api = gw1.as(await gw1.login('admin'))
+  gw1.services.audit.flush()
+  t.ok(existsSync(anchorPathFor(gw1.dataDir)))
+  rmSync(anchorPathFor(gw1.dataDir)) // as on the first start after an upgrade
+  const res = await api.get('/api/audit/verify')
+  t.equal(res.statusCode, 200)
+  t.match(res.json, { ok: true, anchor: 'missing', warning: /anchor file .* is missing/ })
+  t.notOk('anchorLastId' in res.json)
+
+  writeFileSync(anchorPathFor(gw1.dataDir), '{"lastId": "many"}')
+  t.match((await api.get('/api/audit/verify')).json, { ok: true, anchor: 'invalid', warning: /unusable/ })
+
+  const dir = mkdtempSync(join(tmpdir(), 'gw-anchor-empty-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const db = openDatabase(join(dir, 'gateway.db'))
+  t.teardown(() => db.close())
+  migrate(db, auditMigrations)
+  const empty = new AuditLog(db, new EventBus(), { anchorPath: anchorPathFor(dir), writeAnchor: false })
+  t.same(empty.verify(), { ok: true, rows: 0, lastHash: GENESIS_HASH }, 'an empty log without an anchor is fine')
+})
+
+t.test('the head is logged at start, every headLogRows rows and on close', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-anchor-log-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const db = openDatabase(join(dir, 'gateway.db'))
+  t.teardown(() => db.close())
+  migrate(db, auditMigrations)
+  const lines: { obj: any; msg: string }[] = []
+  const log = { info: (obj: object, msg: string) => lines.push({ obj, msg }), error: (obj: object, msg: string) => lines.push({ obj, msg }) }
+  const audit = new AuditLog(db, new EventBus(), { anchorPath: anchorPathFor(dir), anchorIntervalMs: 3_600_000, headLogRows: 5, headLogMinutes: 10, log })
+  for (let i = 0; i < 12; i++) {
+    audit.record({ actor: { system: 'test' }, action: 'test.append' })
+    audit.flush()
+  }
+  audit.close()
+  audit.close()
+  const heads = lines.filter((l) => l.msg === 'audit head')
+  t.same(heads.map((l) => [l.obj.trigger, l.obj.auditHead.lastId]), [['rows', 5], ['rows', 10], ['close', 12]])
+  const row12 = db.prepare('SELECT hash FROM audit_log WHERE id = 12').pluck().get()
+  t.equal(heads.at(-1)!.obj.auditHead.lastHash, row12)
+  t.equal(anchorOf(dir).lastId, 12)
 })

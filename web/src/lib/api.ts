@@ -109,6 +109,11 @@ export interface ChainVerdict {
   lastHash?: string
   firstBrokenId?: number
   reason?: string
+  /** the head anchor outside the database: missing / invalid come with a warning */
+  anchor?: 'ok' | 'missing' | 'invalid' | 'truncated' | 'rewritten'
+  anchorLastId?: number
+  anchorAt?: string
+  warning?: string
 }
 
 /** A failed request, with the server's problem+json details. */

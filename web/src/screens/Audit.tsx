@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'preact/hooks'
 import { api, type AuditEntry, type ChainVerdict } from '../lib/api'
 import { t, useLang } from '../lib/i18n'
-import { toast } from '../lib/state'
+import { app, toast } from '../lib/state'
+import { useStore } from '../lib/store'
 
 export function AuditScreen() {
   useLang()
@@ -11,6 +12,8 @@ export function AuditScreen() {
   const [actor, setActor] = useState('')
   const [verdict, setVerdict] = useState<ChainVerdict | null>(null)
   const [verifying, setVerifying] = useState(false)
+  // The chain spans the whole gateway: only its administrators (no unit, above every street) may verify it.
+  const wholeTree = useStore(app, (s) => s.me?.user.unitId === null)
 
   const load = async (more: boolean) => {
     try {
@@ -41,12 +44,15 @@ export function AuditScreen() {
     <div class="page" data-testid="audit">
       <div class="page-head">
         <h1>{t('audit.title')}</h1>
-        <button class="primary" onClick={() => void verify()} disabled={verifying} data-testid="audit-verify">
-          ✓ {t('audit.verify')}
-        </button>
+        {wholeTree && (
+          <button class="primary" onClick={() => void verify()} disabled={verifying} data-testid="audit-verify">
+            ✓ {t('audit.verify')}
+          </button>
+        )}
         {verdict && (
           <span class={`notice ${verdict.ok ? 'ok' : 'error'}`} data-testid="audit-verdict">
             {verdict.ok ? t('audit.ok', { rows: verdict.rows }) : t('audit.broken', { id: verdict.firstBrokenId ?? '?', reason: verdict.reason ?? '' })}
+            {verdict.ok && verdict.warning ? ` · ${t('audit.anchorWarning', { warning: verdict.warning })}` : ''}
           </span>
         )}
       </div>

@@ -1,0 +1,85 @@
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+
+/**
+ * The head anchor of the audit chain: the last row's id and hash, kept in a file beside the
+ * database. The chain alone cannot show that its newest rows were deleted (what is left is a valid
+ * shorter chain); the anchor, written from outside SQLite, can.
+ */
+export interface AuditAnchor {
+  version: 1
+  /** the newest row when the anchor was written (rows are numbered from 1 without gaps) */
+  lastId: number
+  lastHash: string
+  /** when the anchor was written */
+  at: string
+}
+
+export const ANCHOR_FILE = 'audit-anchor.json'
+
+/** `<dataDir>/audit-anchor.json`: the gateway writes it, `audit-verify` and GET /api/audit/verify read it. */
+export function anchorPathFor(dataDir: string): string {
+  return join(dataDir, ANCHOR_FILE)
+}
+
+export type AnchorRead = { state: 'missing' } | { state: 'invalid'; problem: string } | { state: 'present'; anchor: AuditAnchor }
+
+export function readAnchor(path: string): AnchorRead {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' }
+    return { state: 'invalid', problem: `cannot read it: ${(err as Error).message}` }
+  }
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    return { state: 'invalid', problem: 'it is not JSON' }
+  }
+  const a = doc as Partial<AuditAnchor> | null
+  if (
+    !a ||
+    a.version !== 1 ||
+    !Number.isSafeInteger(a.lastId) ||
+    (a.lastId as number) < 1 ||
+    typeof a.lastHash !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(a.lastHash) ||
+    typeof a.at !== 'string'
+  ) {
+    return { state: 'invalid', problem: 'it does not hold {version: 1, lastId, lastHash, at}' }
+  }
+  return { state: 'present', anchor: { version: 1, lastId: a.lastId as number, lastHash: a.lastHash, at: a.at } }
+}
+
+/**
+ * Replaces the anchor atomically: the new content goes to a temporary file, is flushed to disk,
+ * then renamed over the old one, so a reader (or a power cut) sees the old anchor or the new one,
+ * never a torn one.
+ */
+export function writeAnchor(path: string, anchor: AuditAnchor): void {
+  const tmp = `${path}.${process.pid}.tmp`
+  const fd = openSync(tmp, 'w', 0o644)
+  try {
+    writeSync(fd, JSON.stringify(anchor) + '\n')
+    fsyncSync(fd)
+  } catch (err) {
+    closeSync(fd)
+    rmSync(tmp, { force: true })
+    throw err
+  }
+  closeSync(fd)
+  renameSync(tmp, path)
+  // Make the rename itself durable; not every file system lets a directory be fsynced.
+  try {
+    const dir = openSync(dirname(path), 'r')
+    try {
+      fsyncSync(dir)
+    } finally {
+      closeSync(dir)
+    }
+  } catch {
+    /* best effort */
+  }
+}
