@@ -8,7 +8,8 @@ import { launchBrowser, newPage, signIn, startWebGateway } from './browser.js'
 /**
  * The map in a real browser: a technician uploads a georeferenced plan through the form (a wrong
  * file and wrong corners first, told in plain words), cameras land on the image where their
- * coordinates say, the unit's cameras off the plan are listed aside; status dots on the map, the
+ * coordinates say, the unit's cameras off the plan are listed aside; the corners are corrected
+ * without re-uploading and the cameras move with them; status dots on the map, the
  * tree and a wall tile change colour when health pushes a change (no reload, well inside the
  * 60 s poll); a patrol user sees the plan without the upload form.
  */
@@ -108,6 +109,36 @@ t.test('map: plan upload, cameras placed on it, status dots by push', async (t) 
     for (const c of site) t.equal(await page.locator(`[data-testid=map-camera][data-camera-id="${c.id}"]`).count(), 0, `${c.name} is not drawn on the plan`)
     const aside = await page.locator('[data-testid=map-outside-camera]').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.cameraId)))
     t.same(aside.sort(), site.map((c) => c.id).sort(), 'the site’s cameras are listed as outside the plan')
+  })
+
+  await t.test('the corners are corrected without choosing a file: the cameras move, the image stays', async (t) => {
+    const before = (await tech.get(`/api/plans/${sq01.id}`)).json
+    await page.locator('[data-testid=plan-upload-open]').click()
+    t.equal(await page.locator('[data-testid=plan-nwLat]').inputValue(), corners.nwLat.toFixed(6), 'prefilled from the current plan')
+    // the box stretched west and south by its own size: every camera stays on it, at other fractions
+    const moved = { ...corners, nwLon: 2 * corners.nwLon - corners.seLon, seLat: 2 * corners.seLat - corners.nwLat }
+    await page.locator('[data-testid=plan-seLat]').fill(String(corners.nwLat + 1))
+    await page.locator('[data-testid=plan-save-corners]').click()
+    await page.locator('[data-testid=plan-error]', { hasText: '左上角的纬度必须大于右下角的纬度' }).waitFor()
+    t.pass('corners the wrong way round: said so')
+    for (const [k, v] of Object.entries(moved)) await page.locator(`[data-testid=plan-${k}]`).fill(String(v))
+    await page.locator('[data-testid=plan-save-corners]').click()
+    await page.locator('[data-testid=plan-form]').waitFor({ state: 'detached' })
+    const saved = (await tech.get(`/api/plans/${sq01.id}`)).json
+    t.same(saved.corners, { nw: { lat: moved.nwLat, lon: moved.nwLon }, se: { lat: moved.seLat, lon: moved.seLon } })
+    t.equal(saved.imageUrl, before.imageUrl, 'same image, same URL')
+    const c = own[0]!
+    const want = { fx: (c.location.lon - moved.nwLon) / (moved.seLon - moved.nwLon), fy: (moved.nwLat - c.location.lat) / (moved.nwLat - moved.seLat) }
+    t.ok(Math.abs(want.fx - rel(c).fx) > 0.1 || Math.abs(want.fy - rel(c).fy) > 0.1, 'the new corners put the camera elsewhere')
+    let at = { fx: NaN, fy: NaN }
+    for (let i = 0; i < 50; i++) {
+      const img = (await page.locator('[data-testid=map-plan-image]').boundingBox())!
+      const box = (await page.locator(`[data-testid=map-camera][data-camera-id="${c.id}"]`).boundingBox())!
+      at = { fx: (box.x + box.width / 2 - img.x) / img.width, fy: (box.y + box.height / 2 - img.y) / img.height }
+      if (Math.abs(at.fx - want.fx) < 0.01 && Math.abs(at.fy - want.fy) < 0.01) break
+      await page.waitForTimeout(100)
+    }
+    t.ok(Math.abs(at.fx - want.fx) < 0.01 && Math.abs(at.fy - want.fy) < 0.01, `${c.name}: at (${at.fx.toFixed(3)}, ${at.fy.toFixed(3)}), expected (${want.fx.toFixed(3)}, ${want.fy.toFixed(3)})`)
   })
 
   await t.test('a status change turns the map dot green, then red, without a reload', async (t) => {

@@ -5,7 +5,7 @@ import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from
 import { principalOf, type Guard } from '../../core/http/guard.js'
 import { PLAN_TYPES } from './image.js'
 import type { PlanService } from './service.js'
-import { deletePlanSchema, getPlanSchema, listPlansSchema, planImageSchema, putPlanSchema } from './schemas.js'
+import { deletePlanSchema, getPlanSchema, listPlansSchema, patchPlanSchema, planImageSchema, putPlanSchema } from './schemas.js'
 
 const ACCEPTED: ReadonlySet<string> = new Set([...PLAN_TYPES, 'application/octet-stream'])
 
@@ -70,6 +70,18 @@ export function planRoutes(deps: { plans: PlanService; guard: Guard }): FastifyP
       const { plan, created } = plans.put(principal, unitId, request.query, image, request.ip)
       return reply.status(created ? 201 : 200).send(plan)
     })
+    // Corners only, as JSON: the image is untouched. Same order of checks as the upload.
+    r.patch('/plans/:unitId', {
+      schema: patchPlanSchema,
+      // anything but JSON (an image, text) is 415 naming the header, not a confusing body error
+      preValidation: async (request) => {
+        const declared = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+        if (request.body !== undefined && declared !== 'application/json') {
+          throw UnsupportedMediaTypeError.field('headers.content-type', `send the corners as application/json (got ${declared || 'no Content-Type'})`)
+        }
+      },
+      preHandler: guard(),
+    }, async (request) => plans.setCorners(principalOf(request), request.params.unitId, request.body, request.ip))
     r.delete('/plans/:unitId', { schema: deletePlanSchema, preHandler: guard() }, async (request, reply) => {
       plans.delete(principalOf(request), request.params.unitId, request.ip)
       return reply.status(204).send(null)

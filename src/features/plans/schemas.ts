@@ -7,6 +7,17 @@ const Lat = Type.Number({ minimum: -90, maximum: 90 })
 const Lon = Type.Number({ minimum: -180, maximum: 180 })
 const Point = Type.Object({ lat: Lat, lon: Lon })
 
+/** The four corners as PUT's query string and PATCH's body name them; the same ranges for both. */
+const CornersInput = Type.Object(
+  {
+    nwLat: Type.Number({ minimum: -90, maximum: 90, description: 'latitude of the top-left corner' }),
+    nwLon: Type.Number({ minimum: -180, maximum: 180, description: 'longitude of the top-left corner' }),
+    seLat: Type.Number({ minimum: -90, maximum: 90, description: 'latitude of the bottom-right corner' }),
+    seLon: Type.Number({ minimum: -180, maximum: 180, description: 'longitude of the bottom-right corner' }),
+  },
+  { additionalProperties: false },
+)
+
 export const PlanSchema = Type.Object({
   unitId: Type.Integer(),
   contentType: StringEnum(PLAN_TYPES),
@@ -56,15 +67,7 @@ export const putPlanSchema = {
     'image/* Content-Type; the query string gives the latitude and longitude of its north-west (top-left) and south-east (bottom-right) ' +
     'corners, north up. Another type is 415, a damaged image 422, too large 413, corners out of range or not north-west of south-east 400.',
   params: UnitIdParams,
-  querystring: Type.Object(
-    {
-      nwLat: Type.Number({ minimum: -90, maximum: 90, description: 'latitude of the top-left corner' }),
-      nwLon: Type.Number({ minimum: -180, maximum: 180, description: 'longitude of the top-left corner' }),
-      seLat: Type.Number({ minimum: -90, maximum: 90, description: 'latitude of the bottom-right corner' }),
-      seLon: Type.Number({ minimum: -180, maximum: 180, description: 'longitude of the bottom-right corner' }),
-    },
-    { additionalProperties: false },
-  ),
+  querystring: CornersInput,
   // Raw bytes: read and checked by the handler (size, magic bytes) after the scope and role checks.
   body: Type.Unsafe<unknown>({ description: 'the image bytes (image/png, image/jpeg or image/webp)' }),
   response: { 200: PlanSchema, 201: PlanSchema, ...withMedia },
@@ -75,4 +78,15 @@ export const deletePlanSchema = {
   summary: 'Remove a unit’s map plan (admins and technicians of the unit or above)',
   params: UnitIdParams,
   response: { 204: Type.Null(), ...problemResponses },
+}
+
+export const patchPlanSchema = {
+  tags: ['plans'],
+  summary: 'Correct a unit’s plan corners without re-uploading the image (admins and technicians of the unit or above)',
+  description:
+    'The body is JSON with all four corners, as the upload’s query string names them; the image, its hash and imageUrl stay the same. ' +
+    'Corners out of range or not north-west of south-east are 400 naming the field, no plan 404, a body that is not JSON 415.',
+  params: UnitIdParams,
+  body: CornersInput,
+  response: { 200: PlanSchema, ...withMedia },
 }

@@ -70,11 +70,14 @@ export class PlanService {
     return unit
   }
 
-  /** The corners must describe a box with north up: north-west above and left of south-east. */
-  checkCorners(c: CornerInput): Corners {
+  /**
+   * The corners must describe a box with north up: north-west above and left of south-east.
+   * `part` is where the request carried them: the upload's query string or the correction's body.
+   */
+  checkCorners(c: CornerInput, part: 'query' | 'body' = 'query'): Corners {
     const problems: FieldProblem[] = []
-    if (!(c.nwLat > c.seLat)) problems.push({ field: 'query.nwLat', message: `must be north of the south-east corner (greater than seLat ${c.seLat})` })
-    if (!(c.nwLon < c.seLon)) problems.push({ field: 'query.nwLon', message: `must be west of the south-east corner (less than seLon ${c.seLon})` })
+    if (!(c.nwLat > c.seLat)) problems.push({ field: `${part}.nwLat`, message: `must be north of the south-east corner (greater than seLat ${c.seLat})` })
+    if (!(c.nwLon < c.seLon)) problems.push({ field: `${part}.nwLon`, message: `must be west of the south-east corner (less than seLon ${c.seLon})` })
     if (problems.length) throw new ValidationError(problems.map((p) => `${p.field} ${p.message}`).join('; '), problems)
     return { nw: { lat: c.nwLat, lon: c.nwLon }, se: { lat: c.seLat, lon: c.seLon } }
   }
@@ -102,6 +105,28 @@ export class PlanService {
         detail: { contentType, width, height, size: image.length, sha256, corners: box, replaced },
       })
       return { plan: present(this.#plan(actor, unit.id)), created: !replaced }
+    })
+  }
+
+  /**
+   * Corrects the corners of a unit's plan without touching the image (so its hash, ETag and
+   * imageUrl stay): scope (404), role (403), corners (400), then the plan itself (404).
+   */
+  setCorners(actor: Principal, unitId: number, corners: CornerInput, client?: string): PlanView {
+    const unit = this.assertMayEdit(actor, unitId)
+    const box = this.checkCorners(corners, 'body')
+    return inTransaction(this.#db, () => {
+      const before = this.#plan(actor, unit.id)
+      this.#store.setCorners(unit.id, box)
+      this.#audit.record({
+        actor,
+        action: 'plan.corners',
+        target: { type: 'plan', id: unit.id },
+        unitPath: unit.path,
+        client,
+        detail: { sha256: before.sha256, before: before.corners, corners: box },
+      })
+      return present(this.#plan(actor, unit.id))
     })
   }
 

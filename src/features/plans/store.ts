@@ -95,6 +95,14 @@ export class PlanStore {
     return { replaced, updatedAt }
   }
 
+  /** Moves the corners only: the image and its hash stay. */
+  setCorners(unitId: number, corners: Corners): void {
+    const { nw, se } = corners
+    this.#db
+      .prepare('UPDATE unit_plans SET nw_lat = ?, nw_lon = ?, se_lat = ?, se_lon = ?, updated_at = ? WHERE unit_id = ?')
+      .run(nw.lat, nw.lon, se.lat, se.lon, nowIso(), unitId)
+  }
+
   delete(unitId: number): void {
     this.#db.prepare('DELETE FROM unit_plans WHERE unit_id = ?').run(unitId)
   }

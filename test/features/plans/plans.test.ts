@@ -6,7 +6,8 @@ import { GIF_BYTES, makeJpeg, makePng } from '../../support/images.js'
 /**
  * Map plans through the HTTP API of a real gateway: upload (PNG, JPEG), the image back byte for
  * byte with its caching headers, refusals named by field (type 415, damaged 422, size 413,
- * corners 400), scope (404 outside the subtree), roles (403), the audit trail, deletion.
+ * corners 400), correcting the corners alone (PATCH), scope (404 outside the subtree), roles (403),
+ * the audit trail, deletion.
  */
 const CORNERS = { nwLat: 30.58, nwLon: 114.35, seLat: 30.565, seLon: 114.38 }
 const qs = (c: Record<string, number | string>) => new URLSearchParams(Object.entries(c).map(([k, v]) => [k, String(v)])).toString()
@@ -145,6 +146,59 @@ t.test('map plans: upload, read, refusals, scope, roles, audit, delete', async (
     t.equal((await put(researcher, sq01.id, png, 'image/png')).statusCode, 403)
     t.equal((await patrol.delete(`/api/plans/${sq01.id}`)).statusCode, 403)
     t.equal((await gw.as(await gw.login('site.technician')).request('PUT', `/api/plans/${wy01.id}?${qs(CORNERS)}`, png, { 'content-type': 'image/png' })).statusCode, 201, 'a site technician plans their site')
+  })
+
+  await t.test('PATCH corrects the corners only: the image, its hash and URL stay; refused like the upload', async (t) => {
+    const patch = (as: typeof tech, unitId: number, body: unknown) => as.patch(`/api/plans/${unitId}`, body)
+    const before = (await patrol.get(`/api/plans/${sq01.id}`)).json
+    const etag = (await patrol.request('GET', `/api/plans/${sq01.id}/image`)).headers.etag
+    const moved = { nwLat: 30.581, nwLon: 114.351, seLat: 30.566, seLon: 114.379 }
+    const res = await patch(tech, sq01.id, moved)
+    t.equal(res.statusCode, 200, res.body)
+    t.same(res.json, { ...before, corners: { nw: { lat: 30.581, lon: 114.351 }, se: { lat: 30.566, lon: 114.379 } }, updatedAt: res.json.updatedAt }, 'only the corners (and the time) changed')
+    t.same((await patrol.get(`/api/plans/${sq01.id}`)).json, res.json, 'GET answers the same resource')
+    const img = await patrol.request('GET', `/api/plans/${sq01.id}/image`, undefined, { 'if-none-match': String(etag) })
+    t.equal(img.statusCode, 304, 'the image is untouched: the old ETag still matches')
+
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ ...moved, nwLat: 95 }, 'body.nwLat', /<= 90/],
+      [{ ...moved, seLon: -181 }, 'body.seLon', />= -180/],
+      [{ ...moved, nwLat: 30.5 }, 'body.nwLat', /north of the south-east corner/],
+      [{ ...moved, nwLon: 114.4 }, 'body.nwLon', /west of the south-east corner/],
+      [{ nwLat: 30.58, nwLon: 114.35, seLat: 30.565 }, 'body.seLon', /required/],
+      [{ ...moved, nwLat: 'north' }, 'body.nwLat', /number/],
+      [{ ...moved, image: 'x' }, 'body.image', /not a known field/],
+    ]
+    for (const [body, field, message] of cases) {
+      const bad = await patch(tech, sq01.id, body)
+      t.equal(bad.statusCode, 400, `${JSON.stringify(body)} → 400`)
+      t.equal(bad.json.errors[0].field, field)
+      t.match(bad.json.errors[0].message, message)
+    }
+    const text = await tech.request('PATCH', `/api/plans/${sq01.id}`, 'nwLat=1', { 'content-type': 'text/plain' })
+    t.equal(text.statusCode, 415)
+    t.equal(text.json.errors[0].field, 'headers.content-type')
+    t.same((await patrol.get(`/api/plans/${sq01.id}`)).json.corners, res.json.corners, 'nothing refused moved the corners')
+
+    const none = makeChildUnit(gw, 'JD01-SQ01', '无图小区')
+    t.equal((await patch(tech, none.id, moved)).statusCode, 404, 'a unit without a plan')
+    t.equal((await patch(tech, sq02.id, moved)).statusCode, 404, 'another community, which has a plan')
+    t.equal((await patch(tech, 999_999, moved)).statusCode, 404, 'no such unit')
+    t.equal((await patch(tech, sq02.id, { ...moved, nwLat: 30.5 })).statusCode, 404, 'scope before the corners')
+    const p = await patch(patrol, sq01.id, moved)
+    t.equal(p.statusCode, 403)
+    t.equal(p.json.code, 'forbidden')
+    t.equal((await patch(researcher, sq01.id, { ...moved, nwLat: 30.5 })).statusCode, 403, 'role before the corners')
+    t.equal((await patch(stationTech, sq01.id, CORNERS)).statusCode, 200, 'the station above may correct it too')
+
+    const admin = gw.as(await gw.login('community.admin'))
+    const rows = (await admin.get(`/api/audit?action=plan.corners&targetId=${sq01.id}`)).json.items as { actor: string; targetType: string; detail: { sha256: string; before: unknown; corners: unknown } }[]
+    t.same(rows.map((a) => [a.actor, a.targetType, a.detail.sha256]).reverse(), [
+      ['community.technician', 'plan', before.sha256],
+      ['station.technician', 'plan', before.sha256],
+    ])
+    t.same(rows[rows.length - 1]!.detail.before, before.corners, 'the corners before the change are kept')
+    t.same(rows[rows.length - 1]!.detail.corners, res.json.corners)
   })
 
   await t.test('uploads and deletions are audited; delete removes the plan', async (t) => {

@@ -375,5 +375,7 @@ export const plans = {
   list: () => request<{ items: Plan[] }>('GET', '/api/plans').then((r) => r.items),
   upload: (unitId: number, file: Blob, c: PlanCorners) =>
     request<Plan>('PUT', `/api/plans/${unitId}?${new URLSearchParams({ nwLat: String(c.nwLat), nwLon: String(c.nwLon), seLat: String(c.seLat), seLon: String(c.seLon) })}`, file, { contentType: file.type || 'application/octet-stream' }),
+  /** Moves the corners only; the image (and its URL) stays. */
+  setCorners: (unitId: number, c: PlanCorners) => request<Plan>('PATCH', `/api/plans/${unitId}`, { nwLat: c.nwLat, nwLon: c.nwLon, seLat: c.seLat, seLon: c.seLon }),
   remove: (unitId: number) => request<void>('DELETE', `/api/plans/${unitId}`),
 }

@@ -427,27 +427,29 @@ function CoordinateView({ cameras, placed, units }: { cameras: Camera[]; placed:
   )
 }
 
-/** Problems from PUT /api/plans in plain words. */
-function plainPlanError(err: unknown): string {
-  if (!(err instanceof ApiError)) return t('map.err.other', { msg: String(err) })
+/** Problems from PUT (upload) or PATCH (corners) /api/plans in plain words. */
+function plainPlanError(err: unknown, kind: 'upload' | 'corners' = 'upload'): string {
+  const other = kind === 'upload' ? 'map.err.other' : 'map.err.otherCorners'
+  if (!(err instanceof ApiError)) return t(other, { msg: String(err) })
   const first = err.errors[0]
-  if (err.status === 415) return t('map.err.type')
+  if (err.status === 415) return kind === 'upload' ? t('map.err.type') : t(other, { msg: err.message })
   if (err.status === 413) return t('map.err.size')
   if (err.status === 422) return t('map.err.damaged')
-  if (err.status === 403) return t('map.err.forbidden')
-  if (err.status === 404) return t('map.err.notFound')
+  if (err.status === 403) return t(kind === 'upload' ? 'map.err.forbidden' : 'map.err.forbiddenCorners')
+  if (err.status === 404) return t(kind === 'upload' ? 'map.err.notFound' : 'map.err.planGone')
   if (err.status === 400 && first) {
     const lines = err.errors.map((e) => {
-      const m = /^query\.(nw|se)(Lat|Lon)$/.exec(e.field)
-      if (!m) return e.field === 'body' ? t('map.err.noFile') : `${e.field}: ${e.message}`
-      if (e.field === 'query.nwLat' && /north/.test(e.message)) return t('map.err.nwNorth')
-      if (e.field === 'query.nwLon' && /west/.test(e.message)) return t('map.err.nwWest')
+      // the upload names the corners in its query string, the correction in its body
+      const m = /^(?:query|body)\.(nw|se)(Lat|Lon)$/.exec(e.field)
+      if (!m) return e.field === 'body' && kind === 'upload' ? t('map.err.noFile') : `${e.field}: ${e.message}`
+      if (m[1] === 'nw' && m[2] === 'Lat' && /north/.test(e.message)) return t('map.err.nwNorth')
+      if (m[1] === 'nw' && m[2] === 'Lon' && /west/.test(e.message)) return t('map.err.nwWest')
       const corner = t(m[1] === 'nw' ? 'map.corner.nw' : 'map.corner.se')
       return t(m[2] === 'Lat' ? 'map.err.lat' : 'map.err.lon', { corner })
     })
     return lines.join('；')
   }
-  return t('map.err.other', { msg: err.message })
+  return t(other, { msg: err.message })
 }
 
 /** Corners to start from: the current plan's, else the unit's cameras with a margin, else around the unit. */
@@ -473,20 +475,39 @@ function PlanForm(props: { unit: Unit; current: Plan | null; cameras: Camera[]; 
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
 
+  const [saving, setSaving] = useState(false)
+  const filled = () => !Object.values(corners).some((v) => v.trim() === '' || !Number.isFinite(Number(v)))
+  const numbers = (): PlanCorners => ({ nwLat: Number(corners.nwLat), nwLon: Number(corners.nwLon), seLat: Number(corners.seLat), seLon: Number(corners.seLon) })
+
   const submit = async (e: Event) => {
     e.preventDefault()
     setError(null)
     if (!file) return setError(t('map.err.noFile'))
-    if (Object.values(corners).some((v) => v.trim() === '' || !Number.isFinite(Number(v)))) return setError(t('map.err.empty'))
+    if (!filled()) return setError(t('map.err.empty'))
     setBusy(true)
     try {
-      await plansApi.upload(unit.id, file, { nwLat: Number(corners.nwLat), nwLon: Number(corners.nwLon), seLat: Number(corners.seLat), seLon: Number(corners.seLon) })
+      await plansApi.upload(unit.id, file, numbers())
       toast(t('map.uploaded', { unit: unit.name }))
       await props.onDone()
     } catch (err) {
       setError(plainPlanError(err))
     } finally {
       setBusy(false)
+    }
+  }
+  // the current plan's corners alone, without choosing a file: the image stays
+  const saveCorners = async () => {
+    setError(null)
+    if (!filled()) return setError(t('map.err.empty'))
+    setSaving(true)
+    try {
+      await plansApi.setCorners(unit.id, numbers())
+      toast(t('map.cornersSaved', { unit: unit.name }))
+      await props.onDone()
+    } catch (err) {
+      setError(plainPlanError(err, 'corners'))
+    } finally {
+      setSaving(false)
     }
   }
   const field = (key: keyof PlanCorners, label: Key) => (
@@ -513,9 +534,15 @@ function PlanForm(props: { unit: Unit; current: Plan | null; cameras: Camera[]; 
         {field('seLat', 'map.form.lat')}
         {field('seLon', 'map.form.lon')}
       </fieldset>
+      {current && <p class="muted small">{t('map.form.cornersHint')}</p>}
       {error && <p class="notice error" role="alert" data-testid="plan-error">{error}</p>}
       <div class="row">
-        <button type="submit" class="primary" disabled={busy} data-testid="plan-submit">{busy ? t('map.form.busy') : t('map.form.submit')}</button>
+        <button type="submit" class="primary" disabled={busy || saving} data-testid="plan-submit">{busy ? t('map.form.busy') : t('map.form.submit')}</button>
+        {current && (
+          <button type="button" disabled={busy || saving} onClick={() => void saveCorners()} data-testid="plan-save-corners">
+            {saving ? t('map.form.saving') : t('map.form.saveCorners')}
+          </button>
+        )}
         <button type="button" class="ghost" onClick={props.onCancel}>{t('map.form.cancel')}</button>
       </div>
     </form>
