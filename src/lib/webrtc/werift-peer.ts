@@ -461,10 +461,11 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
       return
     }
     for (let i = 0; i < payloads.length; i++) native.history.put((firstSequenceNumber + i) & 0xffff, timestamp, markerOnLast && i === payloads.length - 1, payloadType, payloads[i]!)
-    this.#nativeSend(native, dtls, { payloadType, ssrc: s.ssrc, firstSequenceNumber: firstSequenceNumber & 0xffff, timestamp, markerOnLast }, payloads)
+    this.#nativeSend(native, dtls, { payloadType, ssrc: s.ssrc, firstSequenceNumber: firstSequenceNumber & 0xffff, timestamp, markerOnLast }, payloads, octets)
   }
 
-  #nativeSend(native: NativeSendState, dtls: DtlsInternals, packet: { payloadType: number; ssrc: number; firstSequenceNumber: number; timestamp: number; markerOnLast: boolean }, payloads: readonly Buffer[]): void {
+  /** `payloadOctets`: the payloads' total length, which the caller has already summed. */
+  #nativeSend(native: NativeSendState, dtls: DtlsInternals, packet: { payloadType: number; ssrc: number; firstSequenceNumber: number; timestamp: number; markerOnLast: boolean }, payloads: readonly Buffer[], payloadOctets: number): void {
     const conn = dtls.iceTransport?.connection
     // RFC 7675: no application data on a pair whose consent has expired.
     if (!conn || (typeof conn.canSendApplicationData === 'function' && !conn.canSendApplicationData())) return
@@ -473,8 +474,7 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
     const route = this.#routeFor(native, pair)
     if (route?.transport.closed) return
     const overhead = 12 + native.srtp.tagLength
-    let octets = 0
-    for (let i = 0; i < payloads.length; i++) octets += payloads[i]!.length + overhead
+    const octets = payloadOctets + payloads.length * overhead
     if (route) {
       const sent = native.srtp.sendRtp(route.fd, route.address, packet, payloads)
       if (sent < 0) {
@@ -548,7 +548,7 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
       const p = native.history.get(seq & 0xffff)
       if (!p) continue
       this.#single[0] = p.payload
-      this.#nativeSend(native, dtls, { payloadType: p.payloadType, ssrc: s.ssrc, firstSequenceNumber: seq & 0xffff, timestamp: p.timestamp, markerOnLast: p.marker }, this.#single)
+      this.#nativeSend(native, dtls, { payloadType: p.payloadType, ssrc: s.ssrc, firstSequenceNumber: seq & 0xffff, timestamp: p.timestamp, markerOnLast: p.marker }, this.#single, p.payload.length)
       this.#single[0] = EMPTY
       this.#stats.retransmitted++
     }
