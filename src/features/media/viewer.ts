@@ -1,3 +1,4 @@
+import { ByteArena } from '../../lib/bytes/index.js'
 import { packetizeH264 } from '../../lib/h264/index.js'
 import { packetizeH265 } from '../../lib/h265/index.js'
 import { Pacer } from '../../lib/media/index.js'
@@ -9,12 +10,15 @@ import type { LiveStream, StreamSubscriber } from './live-stream.js'
 const MAX_PAYLOAD = 1200 - 12
 
 const payloadCache = new WeakMap<VideoFrame, Buffer[]>()
+/** Every stream's FU-A/STAP-A payloads are cut from shared slabs: see ByteArena. */
+const payloadArena = new ByteArena(256 * 1024)
+const allocPayload = (length: number): Buffer => payloadArena.alloc(length)
 
 /** RTP payloads of a frame, computed once and shared by every viewer of the stream. */
 export function payloadsOf(frame: VideoFrame): Buffer[] {
   let p = payloadCache.get(frame)
   if (!p) {
-    p = frame.codec === 'h265' ? packetizeH265(frame.nalus, MAX_PAYLOAD) : packetizeH264(frame.nalus, MAX_PAYLOAD)
+    p = frame.codec === 'h265' ? packetizeH265(frame.nalus, MAX_PAYLOAD, allocPayload) : packetizeH264(frame.nalus, MAX_PAYLOAD, allocPayload)
     payloadCache.set(frame, p)
   }
   return p

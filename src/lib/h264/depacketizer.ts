@@ -1,3 +1,4 @@
+import { ByteArena } from '../bytes/index.js'
 import type { RtpPacket } from '../rtp/packet.js'
 import { seqDiff } from '../rtp/sequence.js'
 import type { AccessUnit } from './access-unit.js'
@@ -34,9 +35,17 @@ interface Pending {
   broken: boolean
 }
 
+/** Reassembled (fragmented) NAL units are cut from slabs of this size; see ByteArena. */
+const REASSEMBLY_SLAB_BYTES = 64 * 1024
+
 /**
  * Codec-independent part of RTP video depacketization: sequence tracking, loss handling and
  * access-unit boundaries (marker bit, or timestamp change for senders whose marker packet got lost).
+ *
+ * NAL units of single-NAL and aggregation packets are views of the packet's payload, not copies:
+ * a caller must not reuse a payload's memory after pushing it (RtspClient never does: its packets
+ * are cut from slabs of their own, or are whole datagrams). Fragmented NAL units are reassembled
+ * into a ByteArena, not a Buffer each.
  */
 export abstract class VideoDepacketizer {
   readonly stats: DepacketizerStats = {
@@ -62,6 +71,7 @@ export abstract class VideoDepacketizer {
 
   /** Pieces of a fragmented NAL unit (H.264 FU-A, H.265 FU) being reassembled. */
   #fragments: Buffer[] | undefined
+  readonly #reassembly = new ByteArena(REASSEMBLY_SLAB_BYTES)
 
   /** Called when a packet is lost so a fragmented NAL in progress is abandoned. */
   protected resetFragment(): void {
@@ -90,7 +100,7 @@ export abstract class VideoDepacketizer {
       this.#fragments.push(body)
     }
     if (!end) return { nalus: [] }
-    const nal = Buffer.concat(this.#fragments)
+    const nal = this.#reassembly.concat(this.#fragments)
     this.#fragments = undefined
     return { nalus: [nal] }
   }
@@ -180,8 +190,7 @@ export class H264Depacketizer extends VideoDepacketizer {
     if (type >= 1 && type <= 23) {
       const interrupted = this.interruptsFragment()
       if (interrupted) return interrupted
-      // Copied so an access unit held in a GOP cache does not pin the whole socket chunk.
-      return { nalus: [Buffer.from(payload)] }
+      return { nalus: [payload] }
     }
     if (type === H264NalType.STAP_A) {
       const interrupted = this.interruptsFragment()
@@ -192,7 +201,7 @@ export class H264Depacketizer extends VideoDepacketizer {
         const size = payload.readUInt16BE(o)
         o += 2
         if (size === 0 || o + size > payload.length) return { broken: true }
-        nalus.push(Buffer.from(payload.subarray(o, o + size)))
+        nalus.push(payload.subarray(o, o + size))
         o += size
       }
       return { nalus }

@@ -11,6 +11,7 @@ export {
 } from './depacketizer.js'
 export {
   packetizeH264,
+  type PayloadAllocator,
   H264RtpPacketizer,
   VideoRtpPacketizer,
   type H264RtpPacketizerOptions,

@@ -2,12 +2,18 @@ import { RTP_HEADER_SIZE, type RtpPacket } from '../rtp/packet.js'
 import type { AccessUnit } from './access-unit.js'
 import { H264NalType, h264NalType } from './nal.js'
 
+/** Where packetizers get the bytes of the payloads they build. */
+export type PayloadAllocator = (length: number) => Buffer
+
+const allocUnsafe: PayloadAllocator = (length) => Buffer.allocUnsafe(length)
+
 /**
  * Splits an access unit's NAL units into RFC 6184 packetization-mode 1 payloads of at most
  * `maxPayloadSize` bytes: small consecutive NALs are aggregated into STAP-A, large ones are
- * fragmented into FU-A, the rest go as single NAL unit packets.
+ * fragmented into FU-A, the rest go as single NAL unit packets (the NAL unit itself, not a copy).
+ * A fragmented NAL's payloads share one allocation from `alloc` (a relay passes a ByteArena's).
  */
-export function packetizeH264(nalus: readonly Buffer[], maxPayloadSize: number): Buffer[] {
+export function packetizeH264(nalus: readonly Buffer[], maxPayloadSize: number, alloc: PayloadAllocator = allocUnsafe): Buffer[] {
   if (maxPayloadSize < 3) throw new RangeError('maxPayloadSize too small for FU-A')
   const out: Buffer[] = []
   let group: Buffer[] = []
@@ -15,7 +21,7 @@ export function packetizeH264(nalus: readonly Buffer[], maxPayloadSize: number):
 
   const flush = (): void => {
     if (group.length === 1) out.push(group[0]!)
-    else if (group.length > 1) out.push(buildStapA(group))
+    else if (group.length > 1) out.push(buildStapA(group, alloc))
     group = []
     groupSize = 1
   }
@@ -24,7 +30,7 @@ export function packetizeH264(nalus: readonly Buffer[], maxPayloadSize: number):
     if (nal.length === 0) continue
     if (nal.length > maxPayloadSize) {
       flush()
-      out.push(...fragmentFuA(nal, maxPayloadSize))
+      fragmentFuA(nal, maxPayloadSize, alloc, out)
       continue
     }
     if (groupSize + 2 + nal.length > maxPayloadSize) flush()
@@ -40,14 +46,14 @@ export function packetizeH264(nalus: readonly Buffer[], maxPayloadSize: number):
   return out
 }
 
-function buildStapA(nalus: readonly Buffer[]): Buffer {
+function buildStapA(nalus: readonly Buffer[], alloc: PayloadAllocator): Buffer {
   let size = 1
   let nri = 0
   for (const n of nalus) {
     size += 2 + n.length
     nri = Math.max(nri, n[0]! & 0x60)
   }
-  const out = Buffer.allocUnsafe(size)
+  const out = alloc(size)
   // F is the OR of the aggregated F bits, NRI their maximum (RFC 6184 §5.7.1).
   const f = nalus.some((n) => (n[0]! & 0x80) !== 0) ? 0x80 : 0
   out[0] = f | nri | H264NalType.STAP_A
@@ -60,20 +66,22 @@ function buildStapA(nalus: readonly Buffer[]): Buffer {
   return out
 }
 
-function fragmentFuA(nal: Buffer, maxPayloadSize: number): Buffer[] {
+/** Appends the FU-A payloads of `nal` to `out`; all of them are cut from one allocation. */
+function fragmentFuA(nal: Buffer, maxPayloadSize: number, alloc: PayloadAllocator, out: Buffer[]): void {
   const indicator = (nal[0]! & 0xe0) | H264NalType.FU_A
   const type = nal[0]! & 0x1f
   const chunk = maxPayloadSize - 2
-  const out: Buffer[] = []
+  const count = Math.ceil((nal.length - 1) / chunk)
+  const bytes = alloc(nal.length - 1 + 2 * count)
+  let w = 0
   for (let o = 1; o < nal.length; o += chunk) {
     const end = Math.min(o + chunk, nal.length)
-    const buf = Buffer.allocUnsafe(2 + end - o)
-    buf[0] = indicator
-    buf[1] = (o === 1 ? 0x80 : 0) | (end === nal.length ? 0x40 : 0) | type
-    nal.copy(buf, 2, o, end)
-    out.push(buf)
+    bytes[w] = indicator
+    bytes[w + 1] = (o === 1 ? 0x80 : 0) | (end === nal.length ? 0x40 : 0) | type
+    nal.copy(bytes, w + 2, o, end)
+    out.push(bytes.subarray(w, w + 2 + end - o))
+    w += 2 + end - o
   }
-  return out
 }
 
 export interface VideoRtpPacketizerOptions {

@@ -1,5 +1,5 @@
 import { VideoDepacketizer, type PayloadResult } from '../h264/depacketizer.js'
-import { VideoRtpPacketizer, type VideoRtpPacketizerOptions } from '../h264/packetizer.js'
+import { VideoRtpPacketizer, type PayloadAllocator, type VideoRtpPacketizerOptions } from '../h264/packetizer.js'
 import { H265NalType, h265NalType, isH265Keyframe } from './nal.js'
 
 /**
@@ -13,7 +13,7 @@ export class H265Depacketizer extends VideoDepacketizer {
     if (type < H265NalType.AP) {
       const interrupted = this.interruptsFragment()
       if (interrupted) return interrupted
-      return { nalus: [Buffer.from(payload)] }
+      return { nalus: [payload] }
     }
     if (type === H265NalType.AP) {
       const interrupted = this.interruptsFragment()
@@ -24,7 +24,7 @@ export class H265Depacketizer extends VideoDepacketizer {
         const size = payload.readUInt16BE(o)
         o += 2
         if (size < 2 || o + size > payload.length) return { broken: true }
-        nalus.push(Buffer.from(payload.subarray(o, o + size)))
+        nalus.push(payload.subarray(o, o + size))
         o += size
       }
       return { nalus }
@@ -45,7 +45,7 @@ function layerId(nal: Buffer): number {
   return ((nal[0]! & 1) << 5) | (nal[1]! >> 3)
 }
 
-function buildAp(nalus: readonly Buffer[]): Buffer {
+function buildAp(nalus: readonly Buffer[], alloc: PayloadAllocator): Buffer {
   let size = 2
   let f = 0
   let lid = 63
@@ -56,7 +56,7 @@ function buildAp(nalus: readonly Buffer[]): Buffer {
     lid = Math.min(lid, layerId(n))
     tid = Math.min(tid, n[1]! & 7)
   }
-  const out = Buffer.allocUnsafe(size)
+  const out = alloc(size)
   // F is the OR, LayerId and TID the lowest of the aggregated units (RFC 7798 §4.4.2).
   out[0] = f | (H265NalType.AP << 1) | (lid >> 5)
   out[1] = ((lid & 0x1f) << 3) | tid
@@ -69,33 +69,38 @@ function buildAp(nalus: readonly Buffer[]): Buffer {
   return out
 }
 
-function fragment(nal: Buffer, maxPayloadSize: number): Buffer[] {
+/** Appends the FU payloads of `nal` to `out`; all of them are cut from one allocation. */
+function fragment(nal: Buffer, maxPayloadSize: number, alloc: PayloadAllocator, out: Buffer[]): void {
   const h0 = (nal[0]! & 0x81) | (H265NalType.FU << 1)
   const h1 = nal[1]!
   const type = h265NalType(nal)
   const chunk = maxPayloadSize - 3
-  const out: Buffer[] = []
+  const count = Math.ceil((nal.length - 2) / chunk)
+  const bytes = alloc(nal.length - 2 + 3 * count)
+  let w = 0
   for (let o = 2; o < nal.length; o += chunk) {
     const end = Math.min(o + chunk, nal.length)
-    const buf = Buffer.allocUnsafe(3 + end - o)
-    buf[0] = h0
-    buf[1] = h1
-    buf[2] = (o === 2 ? 0x80 : 0) | (end === nal.length ? 0x40 : 0) | type
-    nal.copy(buf, 3, o, end)
-    out.push(buf)
+    bytes[w] = h0
+    bytes[w + 1] = h1
+    bytes[w + 2] = (o === 2 ? 0x80 : 0) | (end === nal.length ? 0x40 : 0) | type
+    nal.copy(bytes, w + 3, o, end)
+    out.push(bytes.subarray(w, w + 3 + end - o))
+    w += 3 + end - o
   }
-  return out
 }
 
-/** RFC 7798 payloads of at most maxPayloadSize: AP for runs of small NALs, FU for large ones. */
-export function packetizeH265(nalus: readonly Buffer[], maxPayloadSize: number): Buffer[] {
+/**
+ * RFC 7798 payloads of at most maxPayloadSize: AP for runs of small NALs, FU for large ones. A
+ * fragmented NAL's payloads share one allocation from `alloc` (a relay passes a ByteArena's).
+ */
+export function packetizeH265(nalus: readonly Buffer[], maxPayloadSize: number, alloc: PayloadAllocator = (length) => Buffer.allocUnsafe(length)): Buffer[] {
   if (maxPayloadSize < 4) throw new RangeError('maxPayloadSize too small for FU')
   const out: Buffer[] = []
   let group: Buffer[] = []
   let groupSize = 2
   const flush = (): void => {
     if (group.length === 1) out.push(group[0]!)
-    else if (group.length > 1) out.push(buildAp(group))
+    else if (group.length > 1) out.push(buildAp(group, alloc))
     group = []
     groupSize = 2
   }
@@ -103,7 +108,7 @@ export function packetizeH265(nalus: readonly Buffer[], maxPayloadSize: number):
     if (nal.length < 2) continue
     if (nal.length > maxPayloadSize) {
       flush()
-      out.push(...fragment(nal, maxPayloadSize))
+      fragment(nal, maxPayloadSize, alloc, out)
       continue
     }
     if (groupSize + 2 + nal.length > maxPayloadSize) flush()

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto'
 import dgram from 'node:dgram'
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
+import { ByteArena } from '../bytes/index.js'
 import { buildReceiverReport, parseRtcp, RtcpType, type RtcpPacket, type RtcpReportBlock } from '../rtp/rtcp.js'
 import { SequenceUnwrapper } from '../rtp/sequence.js'
 import { parseRtpPacket, type RtpPacket } from '../rtp/packet.js'
@@ -170,31 +171,13 @@ const DEFAULT_UDP_FIRST_DATA_MS = 5000
 const DEFAULT_RTCP_INTERVAL_MS = 5000
 const DEFAULT_USER_AGENT = 'SharpEyesGateway/0.1'
 const READ_BUFFER_BYTES = 64 * 1024
-/** Reads are copied into slabs of this size (see SlabCopier). */
-const SLAB_BYTES = 256 * 1024
-
 /**
- * Copies socket reads out of the reused read buffer into large slabs, handing out views. A copy
- * of its own per read (Buffer.from, 4–6 KB at 2 Mbit/s) is a fresh malloc'd ArrayBuffer each time,
+ * Reads are copied out of the reused read buffer into slabs of this size (a ByteArena). A copy of
+ * its own per read (Buffer.from, 4–6 KB at 2 Mbit/s) was a fresh malloc'd ArrayBuffer each time,
  * and its page faults and frees were a visible share of an idle ingest's CPU. A slab lives until
  * the last packet cut from it (the GOP cache keeps about two seconds' worth) is dropped.
  */
-class SlabCopier {
-  #slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
-  #used = 0
-
-  copy(src: Uint8Array, length: number): Buffer {
-    if (length > SLAB_BYTES / 4) return Buffer.from(src.subarray(0, length))
-    if (this.#used + length > SLAB_BYTES) {
-      this.#slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
-      this.#used = 0
-    }
-    const start = this.#used
-    this.#slab.set(src.subarray(0, length), start)
-    this.#used = start + length
-    return this.#slab.subarray(start, start + length)
-  }
-}
+const READ_SLAB_BYTES = 256 * 1024
 
 /**
  * RTSP 1.0 client (RFC 2326) receiving RTP interleaved over the RTSP TCP connection, or over a
@@ -606,7 +589,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       // hundred interleaved packets a second. Each read is copied out (into a slab), since the
       // parser and the packets it yields outlive the buffer.
       const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES)
-      const slabs = new SlabCopier()
+      const slabs = new ByteArena(READ_SLAB_BYTES)
       const socket: net.Socket = net.connect({
         host,
         port,

@@ -193,3 +193,38 @@ t.test('serialized packets parse back', async (t) => {
   const back = out.map((p) => parseRtpPacket(serializeRtpPacket(p)))
   t.same(back.map((p) => [p.sequenceNumber, p.marker, p.payload.length]), out.map((p) => [p.sequenceNumber, p.marker, p.payload.length]))
 })
+
+t.test('packetizeH264 cuts a fragmented NAL from one allocation of the given allocator, same bytes as without', async (t) => {
+  const big = nal(5, 5000, 0x11)
+  const sizes: number[] = []
+  const alloc = (n: number): Buffer => {
+    sizes.push(n)
+    return Buffer.alloc(n, 0xee)
+  }
+  const withAlloc = packetizeH264([AUD, SPS, PPS, big, nal(1, 300)], 1188, alloc)
+  const plain = packetizeH264([AUD, SPS, PPS, big, nal(1, 300)], 1188)
+  t.same(withAlloc.map((p) => p.toString('hex')), plain.map((p) => p.toString('hex')), 'identical payloads')
+  const fragments = Math.ceil((big.length - 1) / (1188 - 2))
+  t.same(sizes, [1 + 3 * 2 + AUD.length + SPS.length + PPS.length, big.length - 1 + 2 * fragments], 'one STAP-A and one allocation for all FU-A fragments')
+  const fu = withAlloc.filter((p) => (p[0]! & 0x1f) === H264NalType.FU_A)
+  t.equal(fu.length, fragments)
+  t.ok(fu.every((p) => p.buffer === fu[0]!.buffer), 'the fragments share a backing store')
+})
+
+t.test('depacketizer: fragmented NALs reassemble intact across many arena slabs; single NALs are views', async (t) => {
+  const aus = Array.from({ length: 120 }, (_, i) => ({
+    // sizes from 1.3 KB to ~40 KB, some above a quarter of a reassembly slab
+    nalus: [nal(i % 30 === 0 ? 5 : 1, 1300 + ((i * 7919) % 40_000), i & 0xff), nal(1, 200, (i + 1) & 0xff)],
+    timestamp: 3000 * i,
+  }))
+  const dep = new H264Depacketizer({ waitForKeyframe: false })
+  const pkts = packets(aus)
+  const out = pkts.flatMap((p) => dep.push(p))
+  t.equal(out.length, aus.length)
+  const mismatched = out.filter((au, i) => !au.nalus.every((n, j) => n.equals(aus[i]!.nalus[j]!))).length
+  t.equal(mismatched, 0, 'every NAL byte for byte')
+  const single = new H264Depacketizer({ waitForKeyframe: false })
+  const payload = nal(1, 100)
+  const [au] = single.push(rtp(1, 0, payload, true))
+  t.equal(au!.nalus[0]!.buffer, payload.buffer, 'a single NAL unit packet is not copied')
+})

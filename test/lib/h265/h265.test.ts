@@ -94,3 +94,17 @@ t.test('VPS/SPS/PPS injected before IRAP pictures that lack them', async (t) => 
   const trail = [nal(H265NalType.TRAIL_R, 10)]
   t.equal(ps.process(trail), trail)
 })
+
+t.test('packetizeH265 cuts a fragmented NAL from one allocation of the given allocator, same bytes as without', async (t) => {
+  const big = nal(H265NalType.IDR_N_LP, 4000)
+  const sizes: number[] = []
+  const alloc = (n: number): Buffer => {
+    sizes.push(n)
+    return Buffer.alloc(n, 0xee)
+  }
+  const withAlloc = packetizeH265([big], 1188, alloc)
+  t.same(withAlloc.map((p) => p.toString('hex')), packetizeH265([big], 1188).map((p) => p.toString('hex')), 'identical payloads')
+  const fragments = Math.ceil((big.length - 2) / (1188 - 3))
+  t.same(sizes, [big.length - 2 + 3 * fragments], 'one allocation for all FU fragments')
+  t.ok(withAlloc.length === fragments && withAlloc.every((p) => p.buffer === withAlloc[0]!.buffer), 'the fragments share a backing store')
+})

@@ -1,0 +1,1 @@
+export { ByteArena } from './arena.js'
