@@ -5,7 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export GW_DEMO="${GW_DEMO:-1}"
-# A 32 MB young generation (V8's default is 16): at a few thousand RTP packets a second the
-# relay's short-lived buffers otherwise survive into old space and set off a full mark-compact
-# every second or two (bench/relay: 24 → 6 per run, CPU at 32 viewers ≈ 19 → 14 % of a core).
-exec node --max-semi-space-size=32 dist/src/server.js
+# V8 flags, in scripts/gateway-node-flags (the Dockerfile and the benches use the same ones):
+# - --max-semi-space-size=32, a 32 MB young generation (V8's default is 16): at a few thousand RTP
+#   packets a second the relay's short-lived buffers otherwise survive into old space and set off a
+#   full mark-compact every second or two (bench/relay: 24 → 6 per run, CPU at 32 viewers ≈ 19 →
+#   14 % of a core).
+# - --no-memory-reducer: a relay allocates little and steadily, which V8 reads as idle and answers
+#   with its memory reducer: three full mark-compacts in a row, about every minute, to hand back a
+#   few MB the gateway needs again at once. At 1 viewer those bursts were the costliest 20 s windows
+#   (3.3 % of a core against 1.7 %); without it the 2-minute mean went from 1.9 to 1.7 %.
+# shellcheck disable=SC2046 # the flags are words
+exec node $(cat scripts/gateway-node-flags) dist/src/server.js

@@ -26,6 +26,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { projectRoot } from '../../src/core/paths.js'
+import { gatewayNodeFlags } from '../lib/node-flags.js'
 import { report, type Figure } from '../lib/report.js'
 
 const CAMERAS = Number(process.env.BENCH_CAMERAS ?? 10_000)
@@ -34,8 +35,8 @@ const SNAPSHOT_SIZE = process.env.BENCH_SNAPSHOT_SIZE ?? '640x360'
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 200)
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 5)
 const UNITS = 12
-/** The gateway runs as scripts/start.sh runs it; BENCH_GATEWAY_NODE_FLAGS replaces these. */
-const GATEWAY_NODE_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean)
+/** The gateway runs with scripts/start.sh's flags (scripts/gateway-node-flags); BENCH_GATEWAY_NODE_FLAGS replaces them. */
+const GATEWAY_NODE_FLAGS = gatewayNodeFlags()
 const MB = 1024 * 1024
 
 // --- the gateway, compiled as production compiles it ----------------------------------------------

@@ -17,7 +17,7 @@
  * gateway child, default as in scripts/start.sh); the gateway child then runs with
  * --perf-basic-prof so JavaScript frames have names).
  */
-import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { spawn, spawnSync, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, readFileSync } from 'node:fs'
 import * as osModule from 'node:os'
@@ -26,6 +26,7 @@ import { createInterface, type Interface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { projectRoot } from '../../src/core/paths.js'
 import { startRtspTestServer } from '../../test/support/rtsp-server.js'
+import { gatewayNodeFlags } from '../lib/node-flags.js'
 import { percentile, report, type Figure } from '../lib/report.js'
 import { launch, StampPage } from './browser.js'
 import { JanusStreamingClient, startJanus, type JanusProcess } from './janus.js'
@@ -41,8 +42,8 @@ const STEPS = (process.env.BENCH_STEPS ?? '1,8,32').split(',').map(Number)
 const HEIGHT = 720
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url))
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-/** The gateway runs as scripts/start.sh and the Dockerfile run it; BENCH_GATEWAY_NODE_FLAGS replaces these. */
-const GATEWAY_NODE_FLAGS = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean)
+/** The gateway runs with scripts/start.sh's and the Dockerfile's flags (scripts/gateway-node-flags); BENCH_GATEWAY_NODE_FLAGS replaces them. */
+const GATEWAY_NODE_FLAGS = gatewayNodeFlags()
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function cpuSeconds(pid: number): number {
@@ -109,6 +110,18 @@ function spawnNode(file: string, args: string[], nodeFlags: string[] = []): Line
   return new LineChild(proc)
 }
 
+/**
+ * The gateway under test runs as production runs it: compiled JavaScript from dist/ (the production
+ * build tsconfig.build.json plus gateway-child.ts, see tsconfig.gateway-child.json) under plain
+ * node with scripts/gateway-node-flags, no tsx.
+ */
+function spawnCompiledGateway(args: string[], nodeFlags: string[]): LineChild {
+  const tsc = spawnSync(process.execPath, [join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', here('./tsconfig.gateway-child.json')], { cwd: projectRoot, stdio: 'inherit' })
+  if (tsc.status !== 0) throw new Error(`build of the gateway child failed (tsc exit ${tsc.status})`)
+  const proc = spawn(process.execPath, [...nodeFlags, join(projectRoot, 'dist', 'bench', 'relay', 'gateway-child.js'), ...args], { cwd: projectRoot, stdio: ['pipe', 'pipe', 'pipe'] })
+  return new LineChild(proc)
+}
+
 function hostAddress(): string {
   for (const list of Object.values(osModule.networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
   throw new Error('no non-loopback IPv4 address: Janus needs one for ICE')
@@ -148,7 +161,7 @@ const results: Record<'gateway' | 'janus', RelayResult | undefined> = { gateway:
 const prof = process.env.BENCH_CPU_PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(projectRoot, 'bench', 'out', 'prof')}`] : []
 
 try {
-  const gw = spawnNode(here('./gateway-child.ts'), [rtspUrl], [...GATEWAY_NODE_FLAGS, ...prof, ...(process.env.BENCH_PERF === '1' ? ['--perf-basic-prof'] : [])])
+  const gw = spawnCompiledGateway([rtspUrl], [...GATEWAY_NODE_FLAGS, ...prof, ...(process.env.BENCH_PERF === '1' ? ['--perf-basic-prof'] : [])])
   cleanups.unshift(() => gw.stop())
   const ready = JSON.parse((await gw.next((l) => l.startsWith('READY '), 60_000)).slice(6)) as { port: number; cameraId: number; token: string }
   const base = `http://127.0.0.1:${ready.port}`
@@ -304,6 +317,7 @@ if (g.latency.length && j?.latency.length) figures['gateway latency added vs jan
 notes.push(
   `source: GStreamer RTSP server (scripts/rtsp-test-server.py) 1280x720 25 fps, x264 zerolatency 2000 kbit/s, keyframe every 50 frames (2 s), wall-clock stamp strip; gateway over RTSP/TCP, Janus over RTSP/UDP, both on loopback`,
   `CPU: utime+stime from /proc/<pid>/stat over ${WINDOW_S} s windows (${2 + SETTLE_S} s after the joins), of the gateway child process and of the janus process, after an unmeasured round of 8 viewers for ${WARMUP_S} s on each (the gateway's JIT warm-up; the same for Janus); "per viewer" = total / viewers (includes ingest), "marginal" = (total@${STEPS[STEPS.length - 1]} − idle) / ${STEPS[STEPS.length - 1]}`,
+  `gateway: its own process, compiled JavaScript from dist/ (tsconfig.build.json's build plus bench/relay/gateway-child.ts) under plain node ${GATEWAY_NODE_FLAGS.join(' ')} (scripts/gateway-node-flags, as scripts/start.sh and the Dockerfile run it), no tsx`,
   `receivers: werift RTCPeerConnections (no decoding) in one Node child; SRTP decryption skipped after DTLS (sequence numbers read from the SRTP header, see receivers-child.ts), so no NACK is sent: loss = expected − distinct seqs received, on the wire before any repair; gap events = forward jumps (one jump of hundreds of packets is a sequence discontinuity, many small ones are drops)`,
   `receivers process CPU (% of one core) during the windows: ${Object.entries(receiverCpu).map(([k, v]) => `${k} ${v.toFixed(0)}%`).join(', ')}`,
   `TTFF: headless Chromium, request (offer creation) → first framesDecoded > 0 (getStats every 10 ms), 8 joins one after another after one unmeasured warm-up join, each viewer closed before the next, random 0.3–1 s between joins; the gateway sends the cached GOP (stream pinned); Janus's TTFF well under the 1 s mean keyframe wait suggests it gets a keyframe on demand (its RTSP session is UDP with RTCP, which the GStreamer server honours). the gateway is joined as the web application joins (WHEP with trickle ICE: offer POSTed at once, candidates PATCHed); Janus is joined with its own API, Chromium's answer sent once gathered (its "offer received" is Janus's watch round trip)`,
