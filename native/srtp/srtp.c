@@ -1,14 +1,20 @@
 /*
- * SRTP protection and batched sending of RTP packets for the WebRTC relay (Node-API, C).
+ * SRTP protection and batched sending of RTP packets, and SRTCP protection of the sender's RTCP
+ * reports, for the WebRTC relay (Node-API, C).
  *
  * Why native: per SRTP packet, JavaScript must create a new node:crypto cipher object (key schedule
  * and all), and send each packet with its own syscall through several promise layers. Here one
  * OpenSSL context per viewer is keyed once and re-initialised with the packet's IV only, and a
- * frame's packets leave in one sendmmsg(2) call.
+ * frame's packets leave in one sendmmsg(2) call. The viewer's RTCP sender reports are protected
+ * by a second pair of contexts (the SRTCP keys), also keyed once.
  *
  * Profiles: SRTP_AES128_CM_HMAC_SHA1_80 (0x0001), SRTP_AES128_CM_HMAC_SHA1_32 (0x0002) [RFC 3711]
  * and SRTP_AEAD_AES_128_GCM (0x0007) [RFC 7714]. Key derivation: RFC 3711 section 4.3 with a key
  * derivation rate of 0 (as DTLS-SRTP uses); a 12-byte (GCM) master salt is zero-padded to 14 bytes.
+ * SRTCP: RFC 3711 3.4 / 4.1 (AES-CM: everything after the first 8 octets encrypted, then E||index,
+ * then an HMAC-SHA1 tag over all of it) and RFC 7714 9 (GCM). The SRTCP tag of
+ * SRTP_AES128_CM_HMAC_SHA1_32 is 80 bits, not 32: RFC 5764 4.1.2, and what libsrtp (Chrome,
+ * Firefox) sends and expects for that profile.
  *
  * OpenSSL is the one inside the node binary (its symbols are exported; headers ship with Node).
  * Called from the main thread only.
@@ -33,6 +39,13 @@
 
 #define RTP_HEADER_SIZE 12
 #define MAX_PAYLOAD 1400
+/* A compound RTCP packet we protect: SR + SDES is ~60 bytes; the cap keeps the SRTCP packet
+ * (+ 4-byte index + 16-byte tag at most) inside one scratch slot and one unfragmented datagram. */
+#define RTCP_MIN 8
+#define RTCP_MAX 1400
+#define SRTCP_INDEX_SIZE 4
+/* RFC 3711 3.3.2: at most 2^31 SRTCP packets under one key (an index never repeats). */
+#define SRTCP_INDEX_LIMIT 0x80000000u
 #define SLOT_SIZE 1500
 #define BATCH 64
 
@@ -47,6 +60,13 @@ typedef struct {
   uint32_t ssrc;
   uint32_t roc;
   uint16_t s_l;
+  /* SRTCP (RFC 3711 3.4): its own session keys (labels 3, 4, 5), and the 31-bit index of the next
+   * packet: from 0, one per packet, never reused under these keys. */
+  int rtcp_tag_len;
+  uint8_t rtcp_session_salt[14];
+  EVP_CIPHER_CTX *rtcp_cipher;
+  HMAC_CTX *rtcp_hmac; /* AES-CM profiles only */
+  uint32_t rtcp_index;
   int closed;
 } srtp_ctx;
 
@@ -99,9 +119,44 @@ static int derive(const uint8_t master_key[16], const uint8_t master_salt[14], u
 static void ctx_free(srtp_ctx *ctx) {
   if (ctx->cipher) EVP_CIPHER_CTX_free(ctx->cipher);
   if (ctx->hmac) HMAC_CTX_free(ctx->hmac);
+  if (ctx->rtcp_cipher) EVP_CIPHER_CTX_free(ctx->rtcp_cipher);
+  if (ctx->rtcp_hmac) HMAC_CTX_free(ctx->rtcp_hmac);
   ctx->cipher = NULL;
   ctx->hmac = NULL;
+  ctx->rtcp_cipher = NULL;
+  ctx->rtcp_hmac = NULL;
   ctx->closed = 1;
+}
+
+/*
+ * Keys one direction's cipher (and, for AES-CM, HMAC) from the master key and salt with the labels
+ * of RFC 3711 4.3.2: SRTP uses 0 (encryption), 1 (authentication), 2 (salt); SRTCP 3, 4, 5.
+ * Returns 1 on success; the session keys never outlive this call.
+ */
+static int key_session(const uint8_t master_key[16], const uint8_t master_salt[14], int gcm, uint8_t enc_label, uint8_t auth_label, uint8_t salt_label,
+                       EVP_CIPHER_CTX **cipher, HMAC_CTX **hmac, uint8_t session_salt[14]) {
+  uint8_t session_key[16], salt_block[16], auth_a[16], auth_b[16];
+  int ok = derive(master_key, master_salt, enc_label, 0, session_key) && derive(master_key, master_salt, salt_label, 0, salt_block) &&
+           (gcm || (derive(master_key, master_salt, auth_label, 0, auth_a) && derive(master_key, master_salt, auth_label, 1, auth_b)));
+  if (ok) {
+    memcpy(session_salt, salt_block, 14);
+    *cipher = EVP_CIPHER_CTX_new();
+    ok = *cipher && EVP_EncryptInit_ex(*cipher, gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr(), NULL, session_key, NULL) == 1;
+  }
+  if (ok && !gcm) {
+    /* RFC 3711 4.3.2 / 8.2: a 160-bit authentication key, from two keystream blocks */
+    uint8_t auth_key[20];
+    memcpy(auth_key, auth_a, 16);
+    memcpy(auth_key + 16, auth_b, 4);
+    *hmac = HMAC_CTX_new();
+    ok = *hmac && HMAC_Init_ex(*hmac, auth_key, 20, EVP_sha1(), NULL) == 1;
+    OPENSSL_cleanse(auth_key, sizeof auth_key);
+  }
+  OPENSSL_cleanse(session_key, sizeof session_key);
+  OPENSSL_cleanse(salt_block, sizeof salt_block);
+  OPENSSL_cleanse(auth_a, sizeof auth_a);
+  OPENSSL_cleanse(auth_b, sizeof auth_b);
+  return ok;
 }
 
 static void finalize_ctx(napi_env env, void *data, void *hint) {
@@ -135,12 +190,6 @@ static napi_value create_context(napi_env env, napi_callback_info info) {
 
   uint8_t master_salt[14] = {0};
   memcpy(master_salt, salt, salt_len);
-  uint8_t session_key[16], salt_block[16], auth_a[16], auth_b[16];
-  if (!derive(key, master_salt, 0x00, 0, session_key) || !derive(key, master_salt, 0x02, 0, salt_block) ||
-      !derive(key, master_salt, 0x01, 0, auth_a) || !derive(key, master_salt, 0x01, 1, auth_b)) {
-    napi_throw_error(env, "ERR_SRTP_CRYPTO", "SRTP key derivation failed");
-    return NULL;
-  }
 
   srtp_ctx *ctx = calloc(1, sizeof(srtp_ctx));
   if (!ctx) {
@@ -149,24 +198,15 @@ static napi_value create_context(napi_env env, napi_callback_info info) {
   }
   ctx->profile = profile;
   ctx->tag_len = gcm ? 16 : profile == PROFILE_AES_CM_32 ? 4 : 10;
-  memcpy(ctx->session_salt, salt_block, 14);
-  ctx->cipher = EVP_CIPHER_CTX_new();
-  int ok = ctx->cipher && EVP_EncryptInit_ex(ctx->cipher, gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr(), NULL, session_key, NULL) == 1;
-  if (ok && !gcm) {
-    uint8_t auth_key[20];
-    memcpy(auth_key, auth_a, 16);
-    memcpy(auth_key + 16, auth_b, 4);
-    ctx->hmac = HMAC_CTX_new();
-    ok = ctx->hmac && HMAC_Init_ex(ctx->hmac, auth_key, 20, EVP_sha1(), NULL) == 1;
-    OPENSSL_cleanse(auth_key, sizeof auth_key);
-  }
-  OPENSSL_cleanse(session_key, sizeof session_key);
-  OPENSSL_cleanse(auth_a, sizeof auth_a);
-  OPENSSL_cleanse(auth_b, sizeof auth_b);
+  /* _32 shortens the SRTP tag only: SRTCP keeps 80 bits (RFC 5764 4.1.2; libsrtp does the same) */
+  ctx->rtcp_tag_len = gcm ? 16 : 10;
+  int ok = key_session(key, master_salt, gcm, 0x00, 0x01, 0x02, &ctx->cipher, &ctx->hmac, ctx->session_salt) &&
+           key_session(key, master_salt, gcm, 0x03, 0x04, 0x05, &ctx->rtcp_cipher, &ctx->rtcp_hmac, ctx->rtcp_session_salt);
+  OPENSSL_cleanse(master_salt, sizeof master_salt);
   if (!ok) {
     ctx_free(ctx);
     free(ctx);
-    napi_throw_error(env, "ERR_SRTP_CRYPTO", "SRTP cipher setup failed");
+    napi_throw_error(env, "ERR_SRTP_CRYPTO", "SRTP key derivation or cipher setup failed");
     return NULL;
   }
   napi_value external;
@@ -246,6 +286,55 @@ static int protect_in_place(srtp_ctx *ctx, uint8_t *pkt, int header_len, int pay
   return header_len + payload_len + ctx->tag_len;
 }
 
+/*
+ * Protects the compound RTCP packet `in` (len bytes, already validated) as SRTCP into `out`, which
+ * has room for len + 4 + rtcp_tag_len bytes; returns the SRTCP length, or -1 on a crypto failure.
+ * Takes the next SRTCP index whatever happens next to the packet (a dropped send included): an
+ * index is never used twice under one key, which is what keeps the keystream from repeating.
+ */
+static int protect_rtcp_into(srtp_ctx *ctx, const uint8_t *in, int len, uint8_t *out) {
+  uint32_t index = ctx->rtcp_index++;
+  /* E = 1: the packet is encrypted; then the 31-bit index (RFC 3711 3.4) */
+  uint8_t e_index[SRTCP_INDEX_SIZE] = {(uint8_t)(0x80 | (index >> 24)), (uint8_t)(index >> 16), (uint8_t)(index >> 8), (uint8_t)index};
+  int n = 0;
+  memcpy(out, in, RTCP_MIN);
+  if (ctx->profile == PROFILE_AEAD_AES_128_GCM) {
+    /* RFC 7714 9.1: IV = (00 00 || SSRC || 00 00 || 0 || 31-bit index) XOR salt */
+    uint8_t iv[12] = {0, 0, in[4], in[5], in[6], in[7], 0, 0, (uint8_t)(index >> 24), (uint8_t)(index >> 16), (uint8_t)(index >> 8), (uint8_t)index};
+    for (int i = 0; i < 12; i++) iv[i] ^= ctx->rtcp_session_salt[i];
+    /* RFC 7714 9.3 / 17: AAD = the first 8 octets || E||index; the rest is encrypted; the tag
+     * follows the ciphertext and the E||index word ends the packet. */
+    if (EVP_EncryptInit_ex(ctx->rtcp_cipher, NULL, NULL, NULL, iv) != 1) return -1;
+    if (EVP_EncryptUpdate(ctx->rtcp_cipher, NULL, &n, in, RTCP_MIN) != 1) return -1;
+    if (EVP_EncryptUpdate(ctx->rtcp_cipher, NULL, &n, e_index, SRTCP_INDEX_SIZE) != 1) return -1;
+    if (len > RTCP_MIN && EVP_EncryptUpdate(ctx->rtcp_cipher, out + RTCP_MIN, &n, in + RTCP_MIN, len - RTCP_MIN) != 1) return -1;
+    if (EVP_EncryptFinal_ex(ctx->rtcp_cipher, out + len, &n) != 1) return -1;
+    if (EVP_CIPHER_CTX_ctrl(ctx->rtcp_cipher, EVP_CTRL_GCM_GET_TAG, 16, out + len) != 1) return -1;
+    memcpy(out + len + 16, e_index, SRTCP_INDEX_SIZE);
+    return len + 16 + SRTCP_INDEX_SIZE;
+  }
+  /* RFC 3711 4.1.1: IV = (salt * 2^16) XOR (SSRC * 2^64) XOR (index * 2^16), the index 48 bits wide */
+  uint8_t iv[16];
+  memcpy(iv, ctx->rtcp_session_salt, 14);
+  iv[14] = iv[15] = 0;
+  for (int i = 0; i < 4; i++) iv[4 + i] ^= in[4 + i];
+  iv[10] ^= (uint8_t)(index >> 24);
+  iv[11] ^= (uint8_t)(index >> 16);
+  iv[12] ^= (uint8_t)(index >> 8);
+  iv[13] ^= (uint8_t)index;
+  if (EVP_EncryptInit_ex(ctx->rtcp_cipher, NULL, NULL, NULL, iv) != 1) return -1;
+  if (len > RTCP_MIN && EVP_EncryptUpdate(ctx->rtcp_cipher, out + RTCP_MIN, &n, in + RTCP_MIN, len - RTCP_MIN) != 1) return -1;
+  memcpy(out + len, e_index, SRTCP_INDEX_SIZE);
+  /* RFC 3711 3.4: the tag covers the whole packet and the E||index word */
+  uint8_t mac[20];
+  unsigned int mac_len = 0;
+  if (HMAC_Init_ex(ctx->rtcp_hmac, NULL, 0, NULL, NULL) != 1 || HMAC_Update(ctx->rtcp_hmac, out, (size_t)len + SRTCP_INDEX_SIZE) != 1 ||
+      HMAC_Final(ctx->rtcp_hmac, mac, &mac_len) != 1)
+    return -1;
+  memcpy(out + len + SRTCP_INDEX_SIZE, mac, (size_t)ctx->rtcp_tag_len);
+  return len + SRTCP_INDEX_SIZE + ctx->rtcp_tag_len;
+}
+
 static srtp_ctx *get_ctx(napi_env env, napi_value v) {
   void *data = NULL;
   napi_valuetype t;
@@ -290,6 +379,121 @@ static napi_value protect(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_SRTP_CRYPTO", "SRTP encryption failed");
     return NULL;
   }
+  return out;
+}
+
+/*
+ * The compound RTCP packet argument of protectRtcp/sendRtcp, checked: version 2, an RTCP packet
+ * type (RFC 5761 4: 192-223, so the receiver demultiplexes it as RTCP, not as RTP), 8 bytes (the
+ * header and sender SSRC, which SRTCP leaves in the clear) up to RTCP_MAX, whole 32-bit words. Also refuses once the
+ * context's SRTCP indexes are used up. Returns 1, or 0 with a JavaScript exception pending.
+ */
+static int rtcp_arg(napi_env env, srtp_ctx *ctx, napi_value v, uint8_t **in, size_t *len) {
+  bool is_buf = false;
+  napi_is_buffer(env, v, &is_buf);
+  if (!is_buf) {
+    throw_type(env, "rtcpPacket must be a Buffer");
+    return 0;
+  }
+  if (napi_get_buffer_info(env, v, (void **)in, len) != napi_ok) {
+    napi_throw_error(env, "ERR_SRTP_NAPI", "Node-API call failed: napi_get_buffer_info");
+    return 0;
+  }
+  if (*len < RTCP_MIN) {
+    throw_range(env, "rtcpPacket is shorter than 8 bytes");
+    return 0;
+  }
+  if (((*in)[0] >> 6) != 2 || (*in)[1] < 192 || (*in)[1] > 223) {
+    throw_range(env, "rtcpPacket is not an RTCP packet (version 2, packet type 192-223)");
+    return 0;
+  }
+  if (*len > RTCP_MAX) {
+    throw_range(env, "rtcpPacket is larger than 1400 bytes");
+    return 0;
+  }
+  if (*len % 4 != 0) {
+    /* RFC 3550 6.4: every RTCP packet is a whole number of 32-bit words */
+    throw_range(env, "rtcpPacket length is not a multiple of 4");
+    return 0;
+  }
+  if (ctx->rtcp_index >= SRTCP_INDEX_LIMIT) {
+    napi_throw_error(env, "ERR_SRTP_EXHAUSTED", "SRTCP index exhausted: 2^31 packets under one key (re-key)");
+    return 0;
+  }
+  return 1;
+}
+
+/* protectRtcp(ctx, rtcpPacket: Buffer) → Buffer: one compound RTCP packet as SRTCP (the next index). */
+static napi_value protect_rtcp(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_type(env, "protectRtcp(ctx, rtcpPacket)");
+  srtp_ctx *ctx = get_ctx(env, argv[0]);
+  if (!ctx) return NULL;
+  uint8_t *in = NULL;
+  size_t in_len = 0;
+  if (!rtcp_arg(env, ctx, argv[1], &in, &in_len)) return NULL;
+  uint8_t *out_data = NULL;
+  napi_value out;
+  CHECK(env, napi_create_buffer(env, in_len + SRTCP_INDEX_SIZE + (size_t)ctx->rtcp_tag_len, (void **)&out_data, &out));
+  if (protect_rtcp_into(ctx, in, (int)in_len, out_data) < 0) {
+    napi_throw_error(env, "ERR_SRTP_CRYPTO", "SRTCP encryption failed");
+    return NULL;
+  }
+  return out;
+}
+
+/* The `address` argument of sendRtp/sendRtcp: a Buffer from socketAddress(). 1, or 0 with an exception pending. */
+static int address_arg(napi_env env, napi_value v, struct sockaddr **addr, size_t *addr_len) {
+  bool is_buf = false;
+  napi_is_buffer(env, v, &is_buf);
+  if (!is_buf || napi_get_buffer_info(env, v, (void **)addr, addr_len) != napi_ok ||
+      (*addr_len != sizeof(struct sockaddr_in) && *addr_len != sizeof(struct sockaddr_in6)))
+    {
+    throw_type(env, "address must come from socketAddress()");
+    return 0;
+  }
+  return 1;
+}
+
+/*
+ * sendRtcp(ctx, fd, address, rtcpPacket) → bytes the kernel took, 0 when the socket buffer is full
+ * (dropped, as UDP would: the next report carries newer numbers anyway), or -errno on any other
+ * socket error. Protects the compound packet (the next SRTCP index) and sends it with one sendto.
+ */
+static napi_value send_rtcp(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) return throw_type(env, "sendRtcp(ctx, fd, address, rtcpPacket)");
+  module_state *st = NULL;
+  CHECK(env, napi_get_instance_data(env, (void **)&st));
+  srtp_ctx *ctx = get_ctx(env, argv[0]);
+  if (!ctx) return NULL;
+  int32_t fd = -1;
+  if (napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0) return throw_type(env, "fd must be a file descriptor");
+  struct sockaddr *addr = NULL;
+  size_t addr_len = 0;
+  if (!address_arg(env, argv[2], &addr, &addr_len)) return NULL;
+  uint8_t *in = NULL;
+  size_t in_len = 0;
+  if (!rtcp_arg(env, ctx, argv[3], &in, &in_len)) return NULL;
+  /* scratch[0] is free between calls (main thread only); RTCP_MAX + 4 + 16 fits a slot */
+  uint8_t *pkt = st->scratch[0];
+  int len = protect_rtcp_into(ctx, in, (int)in_len, pkt);
+  if (len < 0) {
+    napi_throw_error(env, "ERR_SRTP_CRYPTO", "SRTCP encryption failed");
+    return NULL;
+  }
+  ssize_t r;
+  do {
+    r = sendto(fd, pkt, (size_t)len, MSG_DONTWAIT, addr, (socklen_t)addr_len);
+  } while (r < 0 && errno == EINTR);
+  int32_t result = (int32_t)r;
+  if (r < 0) result = errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -errno;
+  napi_value out;
+  CHECK(env, napi_create_int32(env, result, &out));
   return out;
 }
 
@@ -344,12 +548,9 @@ static napi_value send_rtp(napi_env env, napi_callback_info info) {
   uint32_t ssrc = 0, first_seq = 0, ts = 0;
   bool marker_last = false, is_buf = false, is_array = false;
   if (napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0) return throw_type(env, "fd must be a file descriptor");
-  napi_is_buffer(env, argv[2], &is_buf);
-  if (!is_buf) return throw_type(env, "address must come from socketAddress()");
   struct sockaddr *addr = NULL;
   size_t addr_len = 0;
-  CHECK(env, napi_get_buffer_info(env, argv[2], (void **)&addr, &addr_len));
-  if (addr_len != sizeof(struct sockaddr_in) && addr_len != sizeof(struct sockaddr_in6)) return throw_type(env, "address must come from socketAddress()");
+  if (!address_arg(env, argv[2], &addr, &addr_len)) return NULL;
   if (napi_get_value_int32(env, argv[3], &pt) != napi_ok || pt < 0 || pt > 127) return throw_range(env, "payloadType must be 0-127");
   if (napi_get_value_uint32(env, argv[4], &ssrc) != napi_ok) return throw_type(env, "ssrc must be a number");
   if (napi_get_value_uint32(env, argv[5], &first_seq) != napi_ok) return throw_type(env, "firstSequenceNumber must be a number");
@@ -421,7 +622,7 @@ static napi_value send_rtp(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* close(ctx): frees the OpenSSL contexts now (idempotent); GC would otherwise do it later. */
+/* close(ctx): frees the OpenSSL contexts (SRTP and SRTCP) now (idempotent); GC would otherwise do it later. */
 static napi_value close_context(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -450,6 +651,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"protect", NULL, protect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"socketAddress", NULL, socket_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendRtp", NULL, send_rtp, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"protectRtcp", NULL, protect_rtcp, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendRtcp", NULL, send_rtcp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, close_context, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

@@ -210,8 +210,25 @@ export function buildFir(senderSsrc: number, mediaSsrc: number, sequence: number
 export function buildReceiverReport(senderSsrc: number, reports: RtcpReportBlock[] = []): Buffer {
   const buf = header(reports.length, RtcpType.RR, 8 + reports.length * 24)
   buf.writeUInt32BE(senderSsrc >>> 0, 4)
+  writeReportBlocks(buf, 8, reports)
+  return buf
+}
+
+/** The sender-info fields of a sender report (RFC 3550 §6.4.1). */
+export interface SenderInfo {
+  ssrc: number
+  /** NTP timestamp (seconds since 1900 and 32-bit binary fraction) of the instant `rtpTimestamp` stands for. */
+  ntpSeconds: number
+  ntpFraction: number
+  rtpTimestamp: number
+  /** Packets and payload octets sent since the start (both wrap at 2^32). */
+  packetCount: number
+  octetCount: number
+}
+
+function writeReportBlocks(buf: Buffer, offset: number, reports: readonly RtcpReportBlock[]): void {
   reports.forEach((r, i) => {
-    const o = 8 + i * 24
+    const o = offset + i * 24
     buf.writeUInt32BE(r.ssrc >>> 0, o)
     buf[o + 4] = r.fractionLost & 0xff
     buf.writeUIntBE(r.cumulativeLost & 0xffffff, o + 5, 3)
@@ -220,5 +237,37 @@ export function buildReceiverReport(senderSsrc: number, reports: RtcpReportBlock
     buf.writeUInt32BE(r.lastSr >>> 0, o + 16)
     buf.writeUInt32BE(r.delaySinceLastSr >>> 0, o + 20)
   })
+}
+
+/** A sender report (RFC 3550 §6.4.1): the mandatory first packet of an active sender's compound RTCP packet. */
+export function buildSenderReport(info: SenderInfo, reports: readonly RtcpReportBlock[] = []): Buffer {
+  const buf = header(reports.length, RtcpType.SR, 28 + reports.length * 24)
+  buf.writeUInt32BE(info.ssrc >>> 0, 4)
+  buf.writeUInt32BE(info.ntpSeconds >>> 0, 8)
+  buf.writeUInt32BE(info.ntpFraction >>> 0, 12)
+  buf.writeUInt32BE(info.rtpTimestamp >>> 0, 16)
+  // counts beyond 2^32 wrap (RFC 3550 §6.4.1); `>>> 0` is exact modulo 2^32 up to 2^53
+  buf.writeUInt32BE(info.packetCount >>> 0, 20)
+  buf.writeUInt32BE(info.octetCount >>> 0, 24)
+  writeReportBlocks(buf, 28, reports)
+  return buf
+}
+
+/**
+ * SDES with one chunk holding one CNAME item (RFC 3550 §6.5): the item list ends with at least one
+ * null octet, padded to a 32-bit boundary. A CNAME is cut to at most 255 UTF-8 bytes (the item's
+ * length octet), at a character boundary.
+ */
+export function buildSdesCname(ssrc: number, cname: string): Buffer {
+  const utf8 = Buffer.from(cname, 'utf8')
+  let cut = Math.min(utf8.length, 255)
+  while (cut < utf8.length && cut > 0 && (utf8[cut]! & 0xc0) === 0x80) cut-- // not inside a character
+  const text = utf8.subarray(0, cut)
+  const chunk = 4 + 2 + text.length + 1 // SSRC, type + length, text, END
+  const buf = header(1, RtcpType.SDES, 4 + Math.ceil(chunk / 4) * 4)
+  buf.writeUInt32BE(ssrc >>> 0, 4)
+  buf[8] = 1 // CNAME
+  buf[9] = text.length
+  text.copy(buf, 10)
   return buf
 }

@@ -1,12 +1,15 @@
 /**
- * SRTP protection and batched UDP sending of RTP packets, in native code (native/srtp/srtp.c,
- * built by scripts/build-native.sh). One OpenSSL context per sender, keyed once: JavaScript SRTP
- * (werift's) creates a new node:crypto cipher per packet and sends each packet through its own
- * chain of promises and syscall. Optional: `nativeSrtp()` is null when the module isn't built, and
- * callers keep their JavaScript path.
+ * SRTP protection and batched UDP sending of RTP packets, and SRTCP protection of the sender's
+ * RTCP reports, in native code (native/srtp/srtp.c, built by scripts/build-native.sh). One OpenSSL
+ * context per sender and direction, keyed once: JavaScript SRTP (werift's) creates a new
+ * node:crypto cipher per packet and sends each packet through its own chain of promises and
+ * syscall. Optional: `nativeSrtp()` is null when the module isn't built, and callers keep their
+ * JavaScript path.
  *
  * Profiles (RFC 5764 / RFC 7714 numbers): 0x0001 AES_CM_128_HMAC_SHA1_80, 0x0002
- * AES_CM_128_HMAC_SHA1_32, 0x0007 AEAD_AES_128_GCM.
+ * AES_CM_128_HMAC_SHA1_32, 0x0007 AEAD_AES_128_GCM. SRTCP (RFC 3711 3.4, RFC 7714 9): a 31-bit index
+ * per sender from 0, E=1 (encrypted); the SRTCP tag is 80 bits for both AES_CM profiles (RFC 5764
+ * 4.1.2: _32 shortens the SRTP tag only) and 128 bits for GCM.
  */
 import type { Socket as DgramSocket } from 'node:dgram'
 import { existsSync } from 'node:fs'
@@ -25,6 +28,8 @@ interface NativeSrtpModule {
   protect(ctx: SrtpContextHandle, rtpPacket: Buffer): Buffer
   socketAddress(ip: string, port: number): Buffer
   sendRtp(ctx: SrtpContextHandle, fd: number, address: Buffer, payloadType: number, ssrc: number, firstSequenceNumber: number, timestamp: number, markerOnLast: boolean, payloads: readonly Buffer[]): number
+  protectRtcp(ctx: SrtpContextHandle, rtcpPacket: Buffer): Buffer
+  sendRtcp(ctx: SrtpContextHandle, fd: number, address: Buffer, rtcpPacket: Buffer): number
   close(ctx: SrtpContextHandle): void
 }
 
@@ -72,7 +77,10 @@ export function nativeSrtpStatus(): { available: boolean; reason: string } {
  */
 export class SrtpSender {
   readonly profile: SrtpProfile
+  /** SRTP authentication tag bytes per RTP packet. */
   readonly tagLength: number
+  /** Bytes SRTCP adds to an RTCP packet: the 4-byte E||index word and the tag (10, or 16 for GCM). */
+  readonly rtcpOverhead: number
   readonly #native: NativeSrtpModule
   #ctx: SrtpContextHandle | undefined
 
@@ -80,6 +88,7 @@ export class SrtpSender {
     this.#native = native
     this.profile = profile
     this.tagLength = profile === 0x0007 ? 16 : profile === 0x0002 ? 4 : 10
+    this.rtcpOverhead = 4 + (profile === 0x0007 ? 16 : 10)
     this.#ctx = ctx
   }
 
@@ -109,6 +118,24 @@ export class SrtpSender {
     return this.#native.sendRtp(this.#live(), fd, address, packet.payloadType, packet.ssrc >>> 0, packet.firstSequenceNumber & 0xffff, packet.timestamp >>> 0, packet.markerOnLast, payloads)
   }
 
+  /**
+   * One compound RTCP packet (RTCP version 2, 8 to 1400 bytes, whole 32-bit words) → SRTCP,
+   * encrypted, with this sender's next SRTCP index. Throws (code ERR_SRTP_ARG) naming what is wrong
+   * with a packet that isn't one.
+   */
+  protectRtcp(rtcpPacket: Buffer): Buffer {
+    return this.#native.protectRtcp(this.#live(), rtcpPacket)
+  }
+
+  /**
+   * Protects one compound RTCP packet (as protectRtcp) and sends it with one sendto on the UDP
+   * socket `fd`. Returns the bytes the kernel took, 0 when the socket buffer was full (dropped, as
+   * UDP would), or -errno on any other socket error.
+   */
+  sendRtcp(fd: number, address: Buffer, rtcpPacket: Buffer): number {
+    return this.#native.sendRtcp(this.#live(), fd, address, rtcpPacket)
+  }
+
   /** Frees the OpenSSL contexts. Idempotent. */
   close(): void {
     if (!this.#ctx) return
@@ -122,7 +149,7 @@ export class SrtpSender {
   }
 }
 
-/** A socket address for SrtpSender.sendRtp (sockaddr_in / sockaddr_in6 bytes). Null if native SRTP is unavailable. */
+/** A socket address for SrtpSender.sendRtp / sendRtcp (sockaddr_in / sockaddr_in6 bytes). Null if native SRTP is unavailable. */
 export function socketAddress(ip: string, port: number): Buffer | null {
   return load().module?.socketAddress(ip, port) ?? null
 }

@@ -12,7 +12,7 @@ import {
   useOPUS,
   usePCMU,
 } from 'werift'
-import { unixMsToNtp } from '../rtp/index.js'
+import { buildSdesCname, buildSenderReport, unixMsToNtp } from '../rtp/index.js'
 import { SrtpSender, socketAddress, udpSocketFd } from '../srtp/index.js'
 
 /**
@@ -191,6 +191,8 @@ export interface SendPeerStats {
   nack: number
   /** Packets sent again on the viewer's NACK (native path; werift counts its own). */
   retransmitted: number
+  /** RTCP sender reports sent by the native path (werift's own loop, on the JavaScript path, isn't counted). */
+  senderReports: number
 }
 
 /**
@@ -199,6 +201,13 @@ export interface SendPeerStats {
  * native module isn't built); 'pending': nothing sent yet.
  */
 export type SrtpPath = 'pending' | 'native' | 'native-protect' | 'javascript'
+
+/**
+ * Who sends this peer's RTCP sender reports: 'native' (built in #sendBatch, with a frame, and
+ * protected by the native module), 'werift' (werift's RTCRtpSender.runRtcp loop, the JavaScript
+ * path), 'none' yet.
+ */
+export type SenderReportSource = 'none' | 'native' | 'werift'
 
 export interface SendPeerEvents {
   state: [PeerState]
@@ -217,6 +226,14 @@ export interface OutgoingRtp {
 
 const RTP_HISTORY_SIZE = 128 // werift's RTCRtpSender NACK history (rtpCache index = seq % 128)
 
+/**
+ * Mean time between RTCP sender reports on the native path; each interval is drawn from 0.5–1.5 ×
+ * this (RFC 3550 §6.3.1's randomisation, so receivers' reports don't synchronise), as werift's
+ * own runRtcp loop does.
+ */
+const SENDER_REPORT_INTERVAL_MS = 1000
+const nextSenderReportDelay = (): number => SENDER_REPORT_INTERVAL_MS * (0.5 + Math.random())
+
 /** The parts of werift's RTCRtpSender / RTCDtlsTransport the fast send path touches. */
 interface SenderInternals {
   ssrc: number
@@ -229,6 +246,11 @@ interface SenderInternals {
   octetCount: number
   packetCount: number
   headerBytesSent?: number
+  /** The CNAME werift puts in its SDES (from the transceiver's RTCP parameters). */
+  cname?: string
+  /** Compact NTP (middle 32 bits) of the last SR, and its send time in Unix seconds: werift's RR handler measures RTT with them. */
+  lastSRtimestamp?: number
+  lastSentSRTimestamp?: number
   rtcpRunning: boolean
   runRtcp(): Promise<void>
 }
@@ -292,6 +314,28 @@ class SentHistory {
   }
 }
 
+/** The nominated pair, if application data may go on it now (RFC 7675: not once consent has expired). */
+function sendablePair(conn: IceConnectionInternals): NominatedPairInternals | undefined {
+  if (typeof conn.canSendApplicationData === 'function' && !conn.canSendApplicationData()) return undefined
+  return conn.nominated
+}
+
+/** The socket went away under us (ICE closing or re-binding): werift's ICE sends from here on. */
+function dropRoute(native: NativeSendState): void {
+  native.route = undefined
+  native.routePair = undefined
+}
+
+/** The counters werift's DTLS transport and (on a route of our own) candidate pair keep for what they send. */
+function countSent(dtls: DtlsInternals, pair: NominatedPairInternals | undefined, packets: number, octets: number): void {
+  dtls.bytesSent = (dtls.bytesSent ?? 0) + octets
+  dtls.packetsSent = (dtls.packetsSent ?? 0) + packets
+  if (pair) {
+    pair.packetsSent = (pair.packetsSent ?? 0) + packets
+    pair.bytesSent = (pair.bytesSent ?? 0) + octets
+  }
+}
+
 function writeRtpHeader(buf: Buffer, payloadType: number, sequenceNumber: number, timestamp: number, marker: boolean, ssrc: number): void {
   buf[0] = 0x80
   buf[1] = (marker ? 0x80 : 0) | payloadType
@@ -315,7 +359,7 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
   #state: PeerState = 'new'
   #closed = false
   #closing: Promise<void> | undefined
-  readonly #stats: SendPeerStats = { packetsSent: 0, bytesSent: 0, packetsLost: 0, fractionLost: 0, pli: 0, fir: 0, nack: 0, retransmitted: 0 }
+  readonly #stats: SendPeerStats = { packetsSent: 0, bytesSent: 0, packetsLost: 0, fractionLost: 0, pli: 0, fir: 0, nack: 0, retransmitted: 0, senderReports: 0 }
   #answer = ''
 
   private constructor(pc: RTCPeerConnection, sender: RTCRtpSender, video: NegotiatedVideo) {
@@ -391,6 +435,21 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
     return this.#native === undefined ? 'pending' : this.#native === null ? 'javascript' : this.#native.route ? 'native' : 'native-protect'
   }
 
+  /** Who sends the RTCP sender reports: the native path, werift's loop (JavaScript path), or nobody yet. */
+  get senderReportSource(): SenderReportSource {
+    if ((this.#sender as unknown as Partial<SenderInternals>).rtcpRunning) return 'werift'
+    return this.#stats.senderReports > 0 ? 'native' : 'none'
+  }
+
+  /**
+   * Round-trip time to the viewer in ms, smoothed, as werift measures it from the viewer's receiver
+   * reports (LSR/DLSR against the last sender report); undefined before the first measurement.
+   */
+  get roundTripTimeMs(): number | undefined {
+    const rtt = (this.#sender as unknown as { rtt?: unknown }).rtt
+    return typeof rtt === 'number' ? rtt * 1000 : undefined
+  }
+
   /** Sends one RTP packet (dropped silently until the peer is connected, and after close). */
   sendRtp(packet: OutgoingRtp): void {
     this.#single[0] = packet.payload
@@ -408,14 +467,18 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
 
   readonly #single: Buffer[] = [EMPTY]
   #ntpAt = 0
+  /** When the native path's next sender report is due (Date.now() ms); undefined before its first frame. */
+  #srDueAt: number | undefined
+  #sdes: { ssrc: number; cname: string; bytes: Buffer } | undefined
 
   /**
    * werift's RTCRtpSender.sendRtp (header-extension rebuild, NTP clock and bandwidth estimation per
    * packet, none of which a send-only relay of one track uses) is bypassed; the sender state it
    * keeps for RTCP sender reports (counters, RTP/NTP timestamp pair) is kept here. Packets are then
    * protected and sent by the native SRTP module (src/lib/srtp) when it is built: one OpenSSL
-   * context per viewer and one sendmmsg per frame. Without it, by werift's DTLS transport (a new
-   * node:crypto cipher per packet, a send per packet).
+   * context per viewer and one sendmmsg per frame, and the sender reports ride on frames (see
+   * #sendSenderReport). Without it, by werift's DTLS transport (a new node:crypto cipher per
+   * packet, a send per packet), and werift's runRtcp loop sends the reports.
    */
   #sendBatch(firstSequenceNumber: number, timestamp: number, payloads: readonly Buffer[], markerOnLast: boolean, payloadType: number): void {
     if (this.#closed || this.#state !== 'connected' || payloads.length === 0) return
@@ -430,11 +493,13 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
     const last = (firstSequenceNumber + payloads.length - 1) & 0xffff
     let octets = 0
     for (let i = 0; i < payloads.length; i++) octets += payloads[i]!.length
-    // The RTP/NTP pair of the sender reports (sent every 0.5–1.5 s): both of one instant, taken at
-    // most every 250 ms. werift's own ntpTime() cost half as much per frame as protecting and
-    // sending the frame, and reads the fraction's decimal digits as the 32-bit binary fraction.
+    const native = this.#nativeFor(dtls)
     const now = Date.now()
-    if (s.packetCount === 0 || (markerOnLast && now - this.#ntpAt >= 250)) {
+    // werift's loop (JavaScript path) reports the RTP/NTP pair kept here, sent every 0.5–1.5 s:
+    // both of one instant, taken at most every 250 ms. werift's own ntpTime() cost half as much per
+    // frame as protecting and sending the frame, and reads the fraction's decimal digits as the
+    // 32-bit binary fraction. The native path takes the pair when it sends a report.
+    if (!native && (s.packetCount === 0 || (markerOnLast && now - this.#ntpAt >= 250))) {
       const ntp = unixMsToNtp(now)
       s.ntpTimestamp = (BigInt(ntp.ntpSeconds) << 32n) | BigInt(ntp.ntpFraction)
       s.rtpTimestamp = timestamp
@@ -447,10 +512,11 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
     if (s.headerBytesSent !== undefined) s.headerBytesSent += 12 * payloads.length
     this.#stats.packetsSent += payloads.length
     this.#stats.bytesSent += octets
-    if (!s.rtcpRunning) s.runRtcp().catch(() => undefined)
 
-    const native = this.#nativeFor(dtls)
     if (!native) {
+      // Only here: on the native path werift's loop must never run, as its reports would be
+      // protected with the same SRTCP keys and SSRC as the native ones, under colliding indexes.
+      if (!s.rtcpRunning) s.runRtcp().catch(() => undefined)
       for (let i = 0; i < payloads.length; i++) {
         const sequenceNumber = (firstSequenceNumber + i) & 0xffff
         const header = new RtpHeader({ payloadType, sequenceNumber, timestamp, marker: markerOnLast && i === payloads.length - 1, ssrc: s.ssrc })
@@ -462,14 +528,43 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
     }
     for (let i = 0; i < payloads.length; i++) native.history.put((firstSequenceNumber + i) & 0xffff, timestamp, markerOnLast && i === payloads.length - 1, payloadType, payloads[i]!)
     this.#nativeSend(native, dtls, { payloadType, ssrc: s.ssrc, firstSequenceNumber: firstSequenceNumber & 0xffff, timestamp, markerOnLast }, payloads, octets)
+    // After a frame's last packet, so the report's counts hold whole frames; the first report one
+    // interval after the first packet, as werift's loop.
+    if (this.#srDueAt === undefined) this.#srDueAt = now + nextSenderReportDelay()
+    else if (markerOnLast && now >= this.#srDueAt) this.#sendSenderReport(native, dtls, s, now, timestamp)
+  }
+
+  /**
+   * The native path's RTCP sender report (RFC 3550 §6.4.1), sent right after the frame whose RTP
+   * timestamp it carries, with that frame's send time as its NTP time and the counts up to and
+   * including it; then SDES with werift's CNAME, as werift's runRtcp loop sends them. No timer of its
+   * own: reports ride on frames (a stalled source sends no RTP, and then needs no report either).
+   * Protected natively and sent on the same route as the RTP.
+   */
+  #sendSenderReport(native: NativeSendState, dtls: DtlsInternals, s: SenderInternals, now: number, rtpTimestamp: number): void {
+    this.#srDueAt = now + nextSenderReportDelay()
+    const { ntpSeconds, ntpFraction } = unixMsToNtp(now)
+    const sr = buildSenderReport({ ssrc: s.ssrc, ntpSeconds, ntpFraction, rtpTimestamp, packetCount: s.packetCount, octetCount: s.octetCount })
+    const rtcp = s.cname ? Buffer.concat([sr, this.#sdesFor(s.ssrc, s.cname)]) : sr
+    // What werift's loop keeps: the report's pair, and for the RTT its RR handler measures from a
+    // receiver report's LSR/DLSR, the SR's compact NTP time and when it went.
+    s.ntpTimestamp = (BigInt(ntpSeconds) << 32n) | BigInt(ntpFraction)
+    s.rtpTimestamp = rtpTimestamp
+    s.lastSRtimestamp = (((ntpSeconds & 0xffff) << 16) | (ntpFraction >>> 16)) >>> 0
+    s.lastSentSRTimestamp = now / 1000
+    if (this.#nativeSendRtcp(native, dtls, rtcp)) this.#stats.senderReports++
+  }
+
+  /** The SDES CNAME packet: the same bytes every report, built once. */
+  #sdesFor(ssrc: number, cname: string): Buffer {
+    if (this.#sdes?.ssrc !== ssrc || this.#sdes.cname !== cname) this.#sdes = { ssrc, cname, bytes: buildSdesCname(ssrc, cname) }
+    return this.#sdes.bytes
   }
 
   /** `payloadOctets`: the payloads' total length, which the caller has already summed. */
   #nativeSend(native: NativeSendState, dtls: DtlsInternals, packet: { payloadType: number; ssrc: number; firstSequenceNumber: number; timestamp: number; markerOnLast: boolean }, payloads: readonly Buffer[], payloadOctets: number): void {
     const conn = dtls.iceTransport?.connection
-    // RFC 7675: no application data on a pair whose consent has expired.
-    if (!conn || (typeof conn.canSendApplicationData === 'function' && !conn.canSendApplicationData())) return
-    const pair = conn.nominated
+    const pair = conn && sendablePair(conn)
     if (!pair) return
     const route = this.#routeFor(native, pair)
     if (route?.transport.closed) return
@@ -477,12 +572,7 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
     const octets = payloadOctets + payloads.length * overhead
     if (route) {
       const sent = native.srtp.sendRtp(route.fd, route.address, packet, payloads)
-      if (sent < 0) {
-        // The socket went away under us (ICE closing or re-binding): werift's path from here on.
-        native.route = undefined
-        native.routePair = undefined
-        return
-      }
+      if (sent < 0) return dropRoute(native)
     } else {
       // Not a plain UDP pair (TURN relay): protected here, framed and sent by werift's ICE.
       for (let i = 0; i < payloads.length; i++) {
@@ -492,12 +582,27 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
         conn.send(native.srtp.protect(rtp)).catch(() => undefined)
       }
     }
-    dtls.bytesSent = (dtls.bytesSent ?? 0) + octets
-    dtls.packetsSent = (dtls.packetsSent ?? 0) + payloads.length
+    countSent(dtls, route ? pair : undefined, payloads.length, octets)
+  }
+
+  /** One compound RTCP packet as SRTCP on the RTP's route (#nativeSend's). False: not sent (or dropped). */
+  #nativeSendRtcp(native: NativeSendState, dtls: DtlsInternals, rtcp: Buffer): boolean {
+    const conn = dtls.iceTransport?.connection
+    const pair = conn && sendablePair(conn)
+    if (!pair) return false
+    const route = this.#routeFor(native, pair)
+    if (route?.transport.closed) return false
+    const octets = rtcp.length + native.srtp.rtcpOverhead
     if (route) {
-      pair.packetsSent = (pair.packetsSent ?? 0) + payloads.length
-      pair.bytesSent = (pair.bytesSent ?? 0) + octets
+      const sent = native.srtp.sendRtcp(route.fd, route.address, rtcp)
+      if (sent < 0) dropRoute(native)
+      if (sent <= 0) return false // 0: the socket buffer was full, dropped as UDP would (the next report has newer numbers)
+    } else {
+      conn.send(native.srtp.protectRtcp(rtcp)).catch(() => undefined)
     }
+    // werift's DTLS transport counts its SRTCP packets with the SRTP ones
+    countSent(dtls, route ? pair : undefined, 1, octets)
+    return true
   }
 
   /** The native sender for the DTLS transport's current SRTP keys; null: JavaScript path. */

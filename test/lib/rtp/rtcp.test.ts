@@ -3,6 +3,8 @@ import {
   buildFir,
   buildPli,
   buildReceiverReport,
+  buildSdesCname,
+  buildSenderReport,
   isSenderReport,
   ntpToUnixMs,
   parseRtcp,
@@ -88,4 +90,30 @@ t.test('PLI and FIR wire format (RFC 4585 / RFC 5104)', async (t) => {
 t.test('rejects truncated RTCP', async (t) => {
   t.throws(() => parseRtcp(SR_SDES.subarray(0, 20)), RtpParseError)
   t.throws(() => parseRtcp(Buffer.from('40c80000', 'hex')), RtpParseError)
+})
+
+t.test('buildSenderReport + buildSdesCname: the compound SR + SDES byte for byte', async (t) => {
+  const sr = buildSenderReport({ ssrc: 0x3aa1f3d5, ntpSeconds: 0xe9a6b4c8, ntpFraction: 0x80000000, rtpTimestamp: 0x12345678, packetCount: 1000, octetCount: 1_000_000 })
+  const sdes = buildSdesCname(0x3aa1f3d5, 'Camera')
+  t.equal(Buffer.concat([sr, sdes]).toString('hex'), SR_SDES.toString('hex'))
+  // counts past 2^32 wrap (RFC 3550 §6.4.1)
+  const wrapped = parseRtcp(buildSenderReport({ ssrc: 1, ntpSeconds: 0, ntpFraction: 0, rtpTimestamp: 0, packetCount: 2 ** 32 + 5, octetCount: 2 ** 40 + 7 }))[0]!
+  t.ok(isSenderReport(wrapped) && wrapped.packetCount === 5 && wrapped.octetCount === 7)
+  const withBlock = parseRtcp(buildSenderReport({ ssrc: 1, ntpSeconds: 2, ntpFraction: 3, rtpTimestamp: 4, packetCount: 5, octetCount: 6 }, [{ ssrc: 9, fractionLost: 1, cumulativeLost: -2, highestSequence: 3, jitter: 4, lastSr: 5, delaySinceLastSr: 6 }]))[0]!
+  t.ok(isSenderReport(withBlock))
+  if (isSenderReport(withBlock)) t.same(withBlock.reports, [{ ssrc: 9, fractionLost: 1, cumulativeLost: -2, highestSequence: 3, jitter: 4, lastSr: 5, delaySinceLastSr: 6 }], 'a report block round-trips')
+})
+
+t.test('buildSdesCname: a null octet ends the item list, padded to 32 bits, whatever the length', async (t) => {
+  for (let n = 0; n <= 9; n++) {
+    const name = 'c'.repeat(n)
+    const sdes = buildSdesCname(0x01020304, name)
+    t.equal(sdes.length % 4, 0, `${n} chars: whole words`)
+    t.equal(sdes.readUInt16BE(2), sdes.length / 4 - 1, `${n} chars: the length field`)
+    t.same([sdes[0], sdes[1], sdes.readUInt32BE(4), sdes[8], sdes[9], sdes.subarray(10, 10 + n).toString()], [0x81, 202, 0x01020304, 1, n, name], `${n} chars: one chunk, one CNAME item`)
+    t.ok(10 + n < sdes.length && sdes.subarray(10 + n).every((b) => b === 0), `${n} chars: at least one null octet after the item`)
+  }
+  t.equal(buildSdesCname(1, 'c'.repeat(300))[9], 255, 'cut at 255 bytes')
+  const long = buildSdesCname(1, 'é'.repeat(200)) // 2 bytes each
+  t.same([long[9], long.subarray(10, 10 + long[9]!).toString()], [254, 'é'.repeat(127)], 'cut at a character boundary')
 })

@@ -1,11 +1,12 @@
 import t, { type Test } from 'tap'
 import { GenericNack, RTCPeerConnection, RTCRtpCodecParameters, RtcpTransportLayerFeedback, type RTCRtpTransceiver } from 'werift'
-import { chooseVideoCodec, WebRtcSendPeer, type SrtpPath } from '../../../src/lib/webrtc/werift-peer.js'
+import { chooseVideoCodec, WebRtcSendPeer, type SenderReportSource, type SrtpPath } from '../../../src/lib/webrtc/werift-peer.js'
 
 /**
  * A connected WebRtcSendPeer against a real WebRTC receiver (a werift peer connection on
  * loopback), once with the native SRTP module and once with werift's JavaScript SRTP: every
- * packet arrives decryptable, numbered and marked as sent, and a NACK gets the packets again.
+ * packet arrives decryptable, numbered and marked as sent, and a NACK gets the packets again; RTCP
+ * sender reports arrive, built and protected natively on the native path, by werift's loop otherwise.
  */
 
 interface Got {
@@ -67,18 +68,15 @@ for (const [nativeSrtp, path] of [[true, 'native'], [false, 'javascript']] as [b
     const first = 65_000 // wraps past 65535
     let seq = first
     const frames: Buffer[][] = []
-    const sentAt = new Map<number, number>()
     for (let f = 0; f < 30; f++) {
       const payloads = Array.from({ length: f + 1 }, (_, i) => Buffer.from([0x41, f, i, ...Buffer.alloc(200 + ((f * 31 + i) % 900), f)]))
       frames.push(payloads)
-      sentAt.set(3000 * f, Date.now())
       peer.sendFrame(seq, 3000 * f, payloads)
       seq = (seq + payloads.length) & 0xffff
       await new Promise((r) => setTimeout(r, 10))
     }
     const expected = frames.flatMap((payloads, f) => payloads.map((payload, i) => ({ timestamp: 3000 * f, marker: i === payloads.length - 1, payload })))
     peer.sendRtp({ sequenceNumber: seq, timestamp: 90_000, marker: false, payload: Buffer.from([0x41, 0xaa]) })
-    sentAt.set(90_000, Date.now())
     peer.sendRtp({ sequenceNumber: (seq + 1) & 0xffff, timestamp: 90_000, marker: true, payload: Buffer.from([0x41, 0xbb]) })
     expected.push({ timestamp: 90_000, marker: false, payload: Buffer.from([0x41, 0xaa]) }, { timestamp: 90_000, marker: true, payload: Buffer.from([0x41, 0xbb]) })
 
@@ -102,22 +100,96 @@ for (const [nativeSrtp, path] of [[true, 'native'], [false, 'javascript']] as [b
     t.ok(again.every((g) => got.find((x) => x.seq === g.seq)!.payload.equals(g.payload)), 'with the same payloads')
     if (path === 'native') t.equal(peer.stats.retransmitted, 3, 'counted')
 
-    // A sender report (every 0.5–1.5 s): its NTP time is the wall clock of a frame sent, in
-    // binary fraction (werift's own ntpTime() reads the fraction's decimal digits, up to 1 s off).
-    const srs: { ntpMs: number; rtp: number; at: number }[] = []
-    const sub = transceiver.receiver.onRtcp.subscribe((p) => {
-      if (p.type !== 200) return
-      const info = (p as unknown as { senderInfo: { ntpTimestamp: bigint; rtpTimestamp: number } }).senderInfo
-      const ntpMs = (Number(info.ntpTimestamp >> 32n) - 2_208_988_800) * 1000 + (Number(info.ntpTimestamp & 0xffffffffn) / 2 ** 32) * 1000
-      srs.push({ ntpMs, rtp: info.rtpTimestamp, at: Date.now() })
-    })
-    t.ok(await until(() => srs.length > 0, 4000), 'a sender report arrived')
-    sub.unSubscribe()
-    const sr = srs[0]!
-    const frameSentAt = sentAt.get(sr.rtp)
-    t.ok(frameSentAt !== undefined, 'its RTP timestamp is one of a frame sent')
-    t.ok(Math.abs(sr.ntpMs - frameSentAt!) <= 20, `its NTP time is when that frame was sent (${(sr.ntpMs - frameSentAt!).toFixed(1)} ms off)`)
     await peer.close()
     t.equal(peer.state, 'closed')
+  })
+}
+
+interface SenderReportSeen {
+  ssrc: number
+  ntpMs: number
+  rtp: number
+  packetCount: number
+  octetCount: number
+  /** The CNAME of the SDES that followed it in the same compound packet, if any. */
+  cname?: string
+}
+
+/** Every SR the receiver decrypts, in order, each with the SDES CNAME that came after it. */
+function watchSenderReports(transceiver: RTCRtpTransceiver): { srs: SenderReportSeen[]; stop(): void } {
+  const srs: SenderReportSeen[] = []
+  const dtls = (transceiver.receiver as unknown as { dtlsTransport: { onRtcp: { subscribe(f: (p: unknown) => void): { unSubscribe(): void } } } }).dtlsTransport
+  const sub = dtls.onRtcp.subscribe((p) => {
+    const packet = p as { type: number; ssrc?: number; senderInfo?: { ntpTimestamp: bigint; rtpTimestamp: number; packetCount: number; octetCount: number }; chunks?: { source: number; items: { type: number; text: string }[] }[] }
+    if (packet.type === 200 && packet.senderInfo) {
+      const info = packet.senderInfo
+      const ntpMs = (Number(info.ntpTimestamp >> 32n) - 2_208_988_800) * 1000 + (Number(info.ntpTimestamp & 0xffffffffn) / 2 ** 32) * 1000
+      srs.push({ ssrc: packet.ssrc!, ntpMs, rtp: info.rtpTimestamp, packetCount: info.packetCount, octetCount: info.octetCount })
+    } else if (packet.type === 202 && srs.length > 0 && srs.at(-1)!.cname === undefined) {
+      const last = srs.at(-1)!
+      const chunk = packet.chunks?.find((c) => c.source === last.ssrc)
+      last.cname = chunk?.items.find((i) => i.type === 1)?.text
+    }
+  })
+  return { srs, stop: () => sub.unSubscribe() }
+}
+
+for (const [nativeSrtp, path, source] of [[true, 'native', 'native'], [false, 'javascript', 'werift']] as [boolean, SrtpPath, SenderReportSource][]) {
+  t.test(`sender reports over ${path} SRTP`, async (t) => {
+    const { peer, transceiver } = await connectedPair(t, nativeSrtp)
+    const watch = watchSenderReports(transceiver)
+    t.teardown(() => watch.stop())
+    t.equal(peer.senderReportSource, 'none', 'nothing sent yet, no reports either')
+    // werift announces the sender's CNAME in the answer (a=ssrc:<ssrc> cname:<cname>)
+    const announced = /^a=ssrc:(\d+) cname:(\S+)/m.exec(peer.answerSdp)
+    t.ok(announced, 'the answer announces the SSRC and CNAME')
+    const ssrc = Number(announced![1])
+    const cname = announced![2]
+
+    // ~30 frames a second of 1–4 packets until three reports and an RTT have come (at most 6 s)
+    interface Sent { at: number; packets: number; octets: number }
+    const frames = new Map<number, Sent>()
+    let seq = 100
+    let packets = 0
+    let octets = 0
+    let maxFrameGap = 0
+    let prevAt = 0
+    const end = Date.now() + 6000
+    for (let f = 0; Date.now() < end && (watch.srs.length < 3 || peer.roundTripTimeMs === undefined); f++) {
+      const payloads = Array.from({ length: 1 + (f % 4) }, (_, i) => Buffer.alloc(300 + ((f * 53 + i * 17) % 700), f & 0xff))
+      const timestamp = (1_000_000 + 3000 * f) >>> 0
+      const at = Date.now()
+      peer.sendFrame(seq, timestamp, payloads)
+      seq = (seq + payloads.length) & 0xffff
+      packets += payloads.length
+      octets += payloads.reduce((n, p) => n + p.length, 0)
+      frames.set(timestamp, { at, packets, octets })
+      if (prevAt) maxFrameGap = Math.max(maxFrameGap, at - prevAt)
+      prevAt = at
+      await new Promise((r) => setTimeout(r, 33))
+    }
+    await new Promise((r) => setTimeout(r, 100)) // the last report's datagram
+    const srs = watch.srs.filter((sr) => sr.ssrc === ssrc)
+    t.ok(srs.length >= 3, `sender reports arrived (${srs.length})`)
+    t.equal(peer.senderReportSource, source, `sent by ${source === 'native' ? 'the native path; werift\'s runRtcp loop never started' : 'werift\'s runRtcp loop'}`)
+    t.ok(srs.every((sr) => sr.cname === cname), `each followed by an SDES with the sender's CNAME (${cname})`)
+    for (const [i, sr] of srs.entries()) {
+      const frame = frames.get(sr.rtp)
+      t.ok(frame, `report ${i}: its RTP timestamp is one of a frame sent (${sr.rtp})`)
+      if (!frame) continue
+      t.ok(Math.abs(sr.ntpMs - frame.at) <= 20, `report ${i}: its NTP time is when that frame was sent (${(sr.ntpMs - frame.at).toFixed(1)} ms off)`)
+      // werift's loop reports its counters whenever its timer fires, not at a frame's end
+      if (path === 'native') t.same([sr.packetCount, sr.octetCount], [frame.packets, frame.octets], `report ${i}: packets and payload octets sent up to and including that frame`)
+    }
+    if (path === 'native') {
+      // 0.5–1.5 s apart, plus up to one frame interval (a report waits for a frame's end). Not on
+      // werift's path: its reports carry a pair up to 250 ms older than the report itself.
+      const gaps = srs.slice(1).map((sr, i) => sr.ntpMs - srs[i]!.ntpMs)
+      t.ok(gaps.every((g) => g >= 499 && g <= 1500 + maxFrameGap + 5), `about once a second: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms apart`)
+    }
+    t.ok(peer.roundTripTimeMs !== undefined && peer.roundTripTimeMs >= 0 && peer.roundTripTimeMs < 200, `werift measures the RTT from the viewer's receiver reports against the last report (${peer.roundTripTimeMs?.toFixed(1)} ms)`)
+    if (path === 'native') t.equal(peer.stats.senderReports, srs.length, 'every report sent arrived, and no other sender sent any')
+    else t.equal(peer.stats.senderReports, 0, 'the native path sent none')
+    await peer.close()
   })
 }
