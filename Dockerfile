@@ -39,4 +39,4 @@ USER node
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:'+(process.env.GW_HTTP_PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # V8 flags: scripts/gateway-node-flags, explained in scripts/start.sh (test/scripts checks they match)
-CMD ["node", "--max-semi-space-size=32", "--no-memory-reducer", "dist/src/cli.js", "serve"]
+CMD ["node", "--max-semi-space-size=32", "--no-memory-reducer", "--heap-growing-percent=100", "dist/src/cli.js", "serve"]
