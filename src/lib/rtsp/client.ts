@@ -3,7 +3,7 @@ import dgram from 'node:dgram'
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import { ByteArena } from '../bytes/index.js'
-import { buildReceiverReport, parseRtcp, RtcpType, type RtcpPacket, type RtcpReportBlock } from '../rtp/rtcp.js'
+import { buildReceiverReport, buildSdesCname, parseRtcp, RtcpType, type RtcpPacket, type RtcpReportBlock } from '../rtp/rtcp.js'
 import { SequenceUnwrapper } from '../rtp/sequence.js'
 import { parseRtpPacket, type RtpPacket } from '../rtp/packet.js'
 import { RtpParseError } from '../rtp/errors.js'
@@ -979,22 +979,6 @@ function buildBye(ssrc: number): Buffer {
   buf[1] = RtcpType.BYE
   buf.writeUInt16BE(1, 2)
   buf.writeUInt32BE(ssrc >>> 0, 4)
-  return buf
-}
-
-/** SDES with one CNAME item (RFC 3550 §6.5), padded to a 32-bit boundary. */
-function buildSdesCname(ssrc: number, name: string): Buffer {
-  const text = Buffer.from(name, 'utf8').subarray(0, 255)
-  const itemLen = 4 + 2 + text.length + 1 // ssrc, type+len, text, END
-  const padded = Math.ceil(itemLen / 4) * 4
-  const buf = Buffer.alloc(4 + padded)
-  buf[0] = 0x81
-  buf[1] = RtcpType.SDES
-  buf.writeUInt16BE(buf.length / 4 - 1, 2)
-  buf.writeUInt32BE(ssrc >>> 0, 4)
-  buf[8] = 1 // CNAME
-  buf[9] = text.length
-  text.copy(buf, 10)
   return buf
 }
 
