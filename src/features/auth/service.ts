@@ -5,7 +5,7 @@ import { scopeOf, type Principal, type Role, type Scope } from '../../core/scope
 import type { AuditLog } from '../audit/index.js'
 import type { OrgService } from '../org/index.js'
 import { DUMMY_HASH_PROMISE, hashPassword, passwordProblem, randomPassword, verifyPassword } from './passwords.js'
-import { WindowRateLimiter } from './rate-limit.js'
+import { UnknownNameLockouts, WindowRateLimiter } from './rate-limit.js'
 import { UserStore, type UserRecord } from './store.js'
 
 export interface AuthSettings {
@@ -51,6 +51,8 @@ export interface LoginResult {
 }
 
 const isLocked = (u: UserRecord, now = Date.now()) => u.lockedUntil !== null && Date.parse(u.lockedUntil) > now
+const lockedSeconds = (u: UserRecord, now = Date.now()) => Math.max(1, Math.ceil((Date.parse(u.lockedUntil!) - now) / 1000))
+const LOCKED_MESSAGE = 'account locked after repeated failed attempts; try again later'
 
 export function publicUser(u: UserRecord): PublicUser {
   return {
@@ -80,6 +82,7 @@ export class AuthService {
   readonly #settings: AuthSettings
   readonly #sessionKey: Buffer
   readonly #addressLimiter: WindowRateLimiter
+  readonly #unknownNames = new UnknownNameLockouts()
 
   constructor(deps: { db: Db; audit: AuditLog; org: OrgService; settings: AuthSettings; sessionKey: Buffer }) {
     this.#db = deps.db
@@ -100,19 +103,24 @@ export class AuthService {
 
     const user = this.#store.byUsernameUnscoped(username)
     if (!user) {
+      // An unknown name answers as a real account would, lockout included (UnknownNameLockouts).
+      const lockedFor = this.#unknownNames.lockedFor(username)
+      if (lockedFor) {
+        this.#audit.record({ actor: { anonymous: username }, action: 'auth.login_failed', client, detail: { reason: 'unknown user', locked: true } })
+        throw new TooManyRequestsError(LOCKED_MESSAGE, lockedFor)
+      }
       await verifyPassword(password, await DUMMY_HASH_PROMISE)
+      this.#unknownNames.recordFailure(username, this.#settings.loginMaxFailures, this.#settings.lockoutMinutes * 60_000)
       this.#audit.record({ actor: { anonymous: username }, action: 'auth.login_failed', client, detail: { reason: 'unknown user' } })
       throw new UnauthenticatedError('wrong user name or password')
     }
     if (isLocked(user)) {
-      const wait = Math.ceil((Date.parse(user.lockedUntil!) - Date.now()) / 1000)
       this.#audit.record({ actor: { anonymous: username }, action: 'auth.login_failed', unitPath: user.unitPath, client, detail: { reason: 'locked' } })
-      throw new TooManyRequestsError('account locked after repeated failed logins; try again later', wait)
+      throw new TooManyRequestsError(LOCKED_MESSAGE, lockedSeconds(user))
     }
     const ok = await verifyPassword(password, user.passwordHash)
     if (!ok || user.disabled) {
-      const lockUntil = new Date(Date.now() + this.#settings.lockoutMinutes * 60_000).toISOString()
-      const { failedLogins, locked } = ok ? { failedLogins: user.failedLogins, locked: false } : this.#store.recordFailure(user.id, this.#settings.loginMaxFailures, lockUntil)
+      const { failedLogins, locked } = ok ? { failedLogins: user.failedLogins, locked: false } : this.#recordFailure(user)
       this.#audit.record({
         actor: { anonymous: username },
         action: locked ? 'auth.lockout' : 'auth.login_failed',
@@ -163,9 +171,23 @@ export class AuthService {
     this.#audit.record({ actor: principal, action: 'auth.logout', client })
   }
 
+  /**
+   * A wrong current password counts against the same lockout as a failed login: a stolen session
+   * must not be a way to guess the password without limit.
+   */
   async changeOwnPassword(principal: Principal, current: string, next: string, client: string): Promise<void> {
     const user = this.#store.byIdUnscoped(principal.userId)
-    if (!user || !(await verifyPassword(current, user.passwordHash))) {
+    if (!user) throw new UnauthenticatedError('the session\'s user no longer exists')
+    if (isLocked(user)) throw new TooManyRequestsError(LOCKED_MESSAGE, lockedSeconds(user))
+    if (!(await verifyPassword(current, user.passwordHash))) {
+      const { failedLogins, locked } = this.#recordFailure(user)
+      this.#audit.record({
+        actor: principal,
+        action: locked ? 'auth.lockout' : 'user.password_change_failed',
+        target: { type: 'user', id: user.id },
+        client,
+        detail: { reason: 'wrong current password', failedLogins },
+      })
       throw new ValidationError('current password is wrong', [{ field: 'body.currentPassword', message: 'is wrong' }])
     }
     const problem = passwordProblem(next)
@@ -176,6 +198,12 @@ export class AuthService {
       this.#store.revokeUserSessions(user.id)
       this.#audit.record({ actor: principal, action: 'user.password_change', target: { type: 'user', id: user.id }, client })
     })
+  }
+
+  #recordFailure(user: UserRecord): { failedLogins: number; locked: boolean } {
+    const now = Date.now()
+    const lockUntil = new Date(now + this.#settings.lockoutMinutes * 60_000).toISOString()
+    return this.#store.recordFailure(user.id, this.#settings.loginMaxFailures, lockUntil, new Date(now).toISOString())
   }
 
   purgeSessions(): number {

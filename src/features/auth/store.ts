@@ -128,12 +128,20 @@ export class UserStore {
     this.#db.prepare(`UPDATE users SET ${sets.join(', ')}, updated_at = @now WHERE id = @id`).run(params)
   }
 
-  recordFailure(id: number, maxFailures: number, lockUntil: string): { failedLogins: number; locked: boolean } {
+  /**
+   * One more failed attempt (a login, or a wrong current password). A lockout that has run out
+   * starts a new count: after it the user has the full allowance again, not a single try.
+   */
+  recordFailure(id: number, maxFailures: number, lockUntil: string, now: string): { failedLogins: number; locked: boolean } {
     const row = this.#db
-      .prepare(`UPDATE users SET failed_logins = failed_logins + 1,
-          locked_until = CASE WHEN failed_logins + 1 >= @max THEN @lockUntil ELSE locked_until END
+      .prepare(`UPDATE users SET
+          failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= @now THEN 1 ELSE failed_logins + 1 END,
+          locked_until = CASE
+            WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= @now THEN 1 ELSE failed_logins + 1 END) >= @max THEN @lockUntil
+            WHEN locked_until IS NOT NULL AND locked_until <= @now THEN NULL
+            ELSE locked_until END
         WHERE id = @id RETURNING failed_logins, locked_until`)
-      .get({ id, max: maxFailures, lockUntil }) as { failed_logins: number; locked_until: string | null }
+      .get({ id, max: maxFailures, lockUntil, now }) as { failed_logins: number; locked_until: string | null }
     return { failedLogins: row.failed_logins, locked: row.failed_logins >= maxFailures }
   }
 

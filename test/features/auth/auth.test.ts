@@ -85,6 +85,37 @@ t.test('the lockout ends when its time is up', async (t) => {
   t.equal((await login(gw, 'wait.me', DEMO_PASSWORD)).statusCode, 200)
 })
 
+t.test('after a lockout runs out the user has the full allowance again, not one try', async (t) => {
+  await newUser('again.me')
+  for (let i = 1; i <= MAX_FAILURES; i++) await login(gw, 'again.me', 'wrong')
+  t.equal((await login(gw, 'again.me', DEMO_PASSWORD)).statusCode, 429)
+  const raw = openRawDb(gw.dataDir)
+  raw.prepare("UPDATE users SET locked_until = ? WHERE username = 'again.me'").run(new Date(Date.now() - 1000).toISOString())
+  raw.close()
+  for (let i = 1; i < MAX_FAILURES; i++) t.equal((await login(gw, 'again.me', 'wrong')).statusCode, 401, `failure ${i} after the lockout is a 401`)
+  t.equal((await login(gw, 'again.me', DEMO_PASSWORD)).statusCode, 200, 'still not locked: the count started again')
+  for (let i = 1; i <= MAX_FAILURES; i++) await login(gw, 'again.me', 'wrong')
+  t.equal((await login(gw, 'again.me', DEMO_PASSWORD)).statusCode, 429, 'a full run of failures locks again')
+})
+
+t.test('a lockout does not tell which user names exist: unknown names lock the same way', async (t) => {
+  await newUser('real.name')
+  const real: number[] = []
+  const unknown: number[] = []
+  for (let i = 0; i <= MAX_FAILURES; i++) {
+    real.push((await login(gw, 'real.name', 'wrong')).statusCode)
+    unknown.push((await login(gw, 'no.such.name', 'wrong')).statusCode)
+  }
+  t.same(unknown, real, 'the same status sequence for a real and an unknown name')
+  t.equal(real.at(-1), 429)
+  const lockedReal = await login(gw, 'real.name', DEMO_PASSWORD)
+  const lockedUnknown = await login(gw, 'NO.SUCH.NAME', DEMO_PASSWORD)
+  t.equal(lockedUnknown.statusCode, 429, 'also under another letter case, as user names are case-insensitive')
+  t.equal(lockedUnknown.json.detail, lockedReal.json.detail, 'the same message')
+  t.ok(Math.abs(Number(lockedUnknown.headers['retry-after']) - Number(lockedReal.headers['retry-after'])) <= 2, 'the same Retry-After')
+  t.equal((await login(gw, 'another.unknown', 'wrong')).statusCode, 401, 'other unknown names are not affected')
+})
+
 t.test('a disabled user cannot sign in, and their sessions end', async (t) => {
   const id = await newUser('soon.disabled')
   const token = (await login(gw, 'soon.disabled', DEMO_PASSWORD)).json.token
@@ -220,6 +251,22 @@ t.test('changing roles or the password of a user ends their sessions', async (t)
   t.equal((await gw.as(token2).get('/api/auth/me')).statusCode, 401, 'a password reset does')
   t.equal((await login(gw, 'role.change', DEMO_PASSWORD)).statusCode, 401)
   t.equal((await login(gw, 'role.change', 'new-password-1')).statusCode, 200)
+})
+
+t.test('a wrong current password counts toward the lockout: a stolen session cannot guess the password', async (t) => {
+  const id = await newUser('guess.me')
+  const session = gw.as(await gw.login('guess.me'))
+  for (let i = 1; i < MAX_FAILURES; i++) t.equal((await session.post('/api/auth/password', { currentPassword: `guess-${i}`, newPassword: 'brand-new-pass' })).statusCode, 400)
+  const last = await session.post('/api/auth/password', { currentPassword: 'guess-last', newPassword: 'brand-new-pass' })
+  t.equal(last.statusCode, 400, 'the failure that locks is still answered as a wrong password')
+  const locked = await session.post('/api/auth/password', { currentPassword: DEMO_PASSWORD, newPassword: 'brand-new-pass' })
+  t.equal(locked.statusCode, 429, 'locked: even the right current password is refused')
+  t.ok(Number(locked.headers['retry-after']) > 0)
+  t.equal((await login(gw, 'guess.me', DEMO_PASSWORD)).statusCode, 429, 'and so is a login')
+  t.equal((await session.get('/api/auth/me')).statusCode, 200, 'the open session goes on')
+  const failed = await admin.get(`/api/audit?action=user.password_change_failed&targetId=${id}`)
+  t.equal(failed.json.items.length, MAX_FAILURES - 1, 'each wrong guess before the lockout is audited')
+  t.equal((await admin.get(`/api/audit?action=auth.lockout&targetId=${id}`)).json.items.length, 1, 'the lockout is audited')
 })
 
 t.test('changing your own password ends every session of yours', async (t) => {
