@@ -143,7 +143,7 @@ try {
     for (let i = 0; i < EXPORT_MINUTES; i++) {
       const rel = `${cam}/2026-01-05/${base}-${String(i).padStart(5, '0')}.mp4`
       copyFileSync(segFile, join(rec.root, rel))
-      rec.store.insertSegment({ camera_id: cam, session: base, seq: i, start_ms: base + i * 60_000, end_ms: base + (i + 1) * 60_000, path: rel, size: layout.fileSize, sha256: sha, init_size: layout.initSize, codec: 'h264', keyframes: JSON.stringify(Array.from({ length: 30 }, (_, k) => k * 2000)), recovered: 0 })
+      rec.store.insertSegment({ camera_id: cam, session: base, seq: i, start_ms: base + i * 60_000, end_ms: base + (i + 1) * 60_000, path: rel, size: layout.fileSize, sha256: sha, init_size: layout.initSize, codec: 'h264', keyframes: JSON.stringify(Array.from({ length: 30 }, (_, k) => k * 2000)), recovered: 0, camera_clock_offset_ms: null })
     }
     const footage = EXPORT_MINUTES * layout.fileSize
     const login = await gw.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'bench-password-1' } })

@@ -302,7 +302,7 @@ export class ExportService {
           unit: part.unit,
           requested: { from: iso(row.from_ms), to: iso(row.to_ms) },
           gaps,
-          segments: segments.map((s) => ({ id: s.id, start: iso(s.start_ms), end: iso(s.end_ms), sha256: s.sha256, size: s.size, recovered: s.recovered === 1 })),
+          segments: segments.map((s) => ({ id: s.id, start: iso(s.start_ms), end: iso(s.end_ms), sha256: s.sha256, size: s.size, recovered: s.recovered === 1, cameraClockOffsetMs: s.camera_clock_offset_ms })),
         }
         if (!segments.length) {
           files.push({ ...entry, name: null, delivered: null, note: 'no footage in the requested range' })
@@ -372,7 +372,8 @@ export class ExportService {
         requested: { from: iso(row.from_ms), to: iso(row.to_ms), cameraIds },
         frameExact: row.frame_exact === 1,
         cutting: row.frame_exact ? 'libx264 re-encode, frame-exact' : 'stream copy, starts at the keyframe at or before "from"',
-        clock: 'wall-clock times are the gateway clock at frame arrival, aligned to the stream timestamps',
+        clock:
+          "wall-clock times are the gateway clock at frame arrival, aligned to the stream timestamps; a segment's cameraClockOffsetMs is the camera's clock minus the gateway's when it was written (ONVIF GetSystemDateAndTime, kept by the health checks; null: not known): add it to a time here to get what the camera's on-screen clock showed",
         files: files.filter((f) => f.name !== null),
         camerasWithoutFootage: files.filter((f) => f.name === null),
       }

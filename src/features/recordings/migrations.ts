@@ -83,4 +83,13 @@ export const recordingsMigrations: Migration[] = [
       );
     `,
   },
+  {
+    id: 'recordings-002',
+    up: `
+      -- the camera's clock minus the gateway's (ms) as health checks last measured it (ONVIF
+      -- GetSystemDateAndTime) when the segment was indexed; NULL: not known (no ONVIF, recovered
+      -- after a crash, or indexed before this column existed)
+      ALTER TABLE recording_segments ADD COLUMN camera_clock_offset_ms INTEGER;
+    `,
+  },
 ]

@@ -53,6 +53,12 @@ export interface SegmentView {
   size: number
   sha256: string
   recovered: boolean
+  /**
+   * The camera's clock minus the gateway's (ms) when the segment was written, as health checks
+   * measured it; null when not known. start/end are gateway times: add this to read the time the
+   * camera's own on-screen clock shows.
+   */
+  cameraClockOffsetMs: number | null
   keyframesMs: number[]
   locked: boolean
   url: string
@@ -281,6 +287,16 @@ export class RecordingService {
 
   // --- indexing and recovery -------------------------------------------------------------------
 
+  /** The camera's clock offset as health checks keep it in the registry; null if unknown or the camera is gone. */
+  #clockOffsetOf(cameraId: number): number | null {
+    try {
+      const offset = this.#registry.getForUse(SYSTEM_SCOPE, cameraId).camera.clockOffsetMs
+      return typeof offset === 'number' ? Math.round(offset) : null
+    } catch {
+      return null // footage outlives its camera row
+    }
+  }
+
   #rel(abs: string): string {
     return relative(this.root, abs).split(sep).join('/')
   }
@@ -294,7 +310,7 @@ export class RecordingService {
     }
     const sha256 = await sha256File(seg.file)
     if (this.store.segmentByPath(rel)) return
-    this.store.insertSegment({ camera_id: seg.cameraId, session: seg.session, seq: seg.seq, start_ms: seg.startMs, end_ms: seg.endMs, path: rel, size: layout.fileSize, sha256, init_size: layout.initSize, codec: seg.codec, keyframes: JSON.stringify(seg.keyframesMs), recovered: 0 })
+    this.store.insertSegment({ camera_id: seg.cameraId, session: seg.session, seq: seg.seq, start_ms: seg.startMs, end_ms: seg.endMs, path: rel, size: layout.fileSize, sha256, init_size: layout.initSize, codec: seg.codec, keyframes: JSON.stringify(seg.keyframesMs), recovered: 0, camera_clock_offset_ms: this.#clockOffsetOf(seg.cameraId) })
     this.counters.segments++
     if (this.settings.maxBytes > 0 && this.store.totalBytes() > this.settings.maxBytes) void this.guard()
   }
@@ -320,7 +336,8 @@ export class RecordingService {
       const sha256 = await sha256File(file)
       const codec = (await runToBuffer(this.settings.ffprobePath, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', file], null, 30_000)).toString().trim() === 'hevc' ? 'h265' : 'h264'
       if (this.store.segmentByPath(rel)) return true
-      this.store.insertSegment({ camera_id: cameraId, session, seq, start_ms: startMs, end_ms: Math.round(startMs + duration * 1000), path: rel, size: layout.completeSize, sha256, init_size: layout.initSize, codec, keyframes: '[]', recovered: 1 })
+      // The offset then is not known: this may run long after the segment was written.
+      this.store.insertSegment({ camera_id: cameraId, session, seq, start_ms: startMs, end_ms: Math.round(startMs + duration * 1000), path: rel, size: layout.completeSize, sha256, init_size: layout.initSize, codec, keyframes: '[]', recovered: 1, camera_clock_offset_ms: null })
       this.counters.recovered++
       this.#log.warn({ camera: cameraId, file: rel, durationSeconds: duration }, 'recording: unfinished segment recovered and indexed')
       return true
@@ -429,6 +446,7 @@ export class RecordingService {
       size: r.size,
       sha256: r.sha256,
       recovered: r.recovered === 1,
+      cameraClockOffsetMs: r.camera_clock_offset_ms,
       keyframesMs: JSON.parse(r.keyframes) as number[],
       locked: locks.some((l) => l.camera_id === r.camera_id && l.from_ms < r.end_ms && l.to_ms > r.start_ms),
       url: `/api/recordings/segments/${r.id}`,

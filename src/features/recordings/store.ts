@@ -26,6 +26,8 @@ export interface SegmentRow {
   codec: string
   keyframes: string
   recovered: number
+  /** The camera's clock minus the gateway's when the segment was indexed; null: not known. */
+  camera_clock_offset_ms: number | null
   created_at: string
 }
 
@@ -93,8 +95,8 @@ export class RecordingStore {
     return Number(
       this.db
         .prepare(
-          `INSERT INTO recording_segments (camera_id, session, seq, start_ms, end_ms, path, size, sha256, init_size, codec, keyframes, recovered, created_at)
-           VALUES (@camera_id, @session, @seq, @start_ms, @end_ms, @path, @size, @sha256, @init_size, @codec, @keyframes, @recovered, @created_at)`,
+          `INSERT INTO recording_segments (camera_id, session, seq, start_ms, end_ms, path, size, sha256, init_size, codec, keyframes, recovered, camera_clock_offset_ms, created_at)
+           VALUES (@camera_id, @session, @seq, @start_ms, @end_ms, @path, @size, @sha256, @init_size, @codec, @keyframes, @recovered, @camera_clock_offset_ms, @created_at)`,
         )
         .run({ ...s, created_at: new Date().toISOString() }).lastInsertRowid,
     )

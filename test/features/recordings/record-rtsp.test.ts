@@ -50,6 +50,8 @@ t.test('record an RTSP camera, search, play, export, verify', async (t) => {
   const res = await gw.as(admin).post('/api/cameras', { unitId: street.id, name: 'RTSP rec', class: 1, kind: 'fixed', streams: { main: { uri: rtsp.url('/test'), codec: 'h264', width: 640, height: 360, fps: 25 } } })
   t.equal(res.statusCode, 201)
   const cam = res.json.id as number
+  // what the health checks record for an ONVIF camera whose clock runs 37.25 s ahead of ours
+  gw.services.registry.setClockOffset(cam, 37_250)
   const tech = await gw.login('street.technician')
   const researcher = await gw.login('street.researcher')
   const stationResearcher = await gw.login('station.researcher')
@@ -67,6 +69,7 @@ t.test('record an RTSP camera, search, play, export, verify', async (t) => {
   const timeline = async (tok = researcher) => (await gw.as(tok).get(`/api/recordings?camera=${cam}&from=${new Date(t0 - 60_000).toISOString()}&to=${new Date(Date.now() + 60_000).toISOString()}`)).json
   await until('5 segments', async () => (await timeline()).cameras[0].segments.length >= 5 && true, 60_000)
   let tl = await timeline()
+  t.ok(tl.cameras[0].segments.every((s: { cameraClockOffsetMs: number | null }) => s.cameraClockOffsetMs === 37_250), 'each segment carries the camera clock offset of when it was written')
   const segs = tl.cameras[0].segments as { id: number; start: string; end: string; sha256: string; size: number; durationMs: number; keyframesMs: number[] }[]
   t.ok(segs.every((s) => /^[0-9a-f]{64}$/.test(s.sha256) && s.size > 0), 'segments carry SHA-256 and size')
   t.ok(segs.every((s) => s.durationMs >= 4000 && s.durationMs <= 7000), `segments ~5 s: ${segs.map((s) => s.durationMs).join(',')}`)
@@ -165,6 +168,8 @@ t.test('record an RTSP camera, search, play, export, verify', async (t) => {
   t.equal(manifest.exporter.username, 'street.researcher')
   t.ok(manifest.gateway.version)
   t.ok(manifest.files[0].segments.length >= 2 && manifest.files[0].segments.every((s: { sha256: string }) => s.sha256.length === 64), 'segment hashes in the manifest')
+  t.ok(manifest.files[0].segments.every((s: { cameraClockOffsetMs: number | null }) => s.cameraClockOffsetMs === 37_250), "and each segment's camera clock offset")
+  t.match(manifest.clock, /cameraClockOffsetMs is the camera's clock minus the gateway's/)
   const mp4 = join(work, `camera-${cam}.mp4`)
   const probe = ffprobe(mp4, 'format=duration:stream=codec_name,width,height')
   const dur = Number(probe.format.duration)
@@ -269,6 +274,7 @@ t.test('record an RTSP camera, search, play, export, verify', async (t) => {
   const stillRecording = await until('recording again', async () => (await timeline()).cameras[0].segments.some((s: { start: string }) => Date.parse(s.start) > Date.now() - 8000) && true, 30_000)
   t.ok(stillRecording, 'recording continues after ffmpeg died')
   const recovered = (await timeline()).cameras[0].segments.filter((s: { recovered: boolean }) => s.recovered)
+  t.ok(recovered.every((s: { cameraClockOffsetMs: number | null }) => s.cameraClockOffsetMs === null), 'a segment recovered after a crash has no offset: when it was written is not known')
   t.ok(recovered.length >= 1, 'the killed segment is indexed (recovered)')
   const recFile = join(gw.services.recordings.root, gw.services.recordings.store.segment(recovered[0].id)!.path)
   t.ok(Number(ffprobe(recFile, 'format=duration').format.duration) > 0.5, 'the killed segment plays (ffprobe)')
