@@ -14,6 +14,8 @@ t.test('footage: timeline, playback, export with progress, download and verify',
   const cams = (await researcherApi.get('/api/cameras?limit=50')).json.items as { id: number; name: string; unitId: number }[]
   t.ok(cams.length > 0, 'the station researcher sees cameras')
   const cam = cams[0]!
+  // as the health checks record an ONVIF camera whose clock runs 12.4 s behind the gateway's
+  gw.services.registry.setClockOffset(cam.id, -12_400)
   const tech = gw.as(await gw.login('street.technician'))
   const put = await tech.request('PUT', `/api/cameras/${cam.id}/recording`, { mode: 'continuous' })
   t.equal(put.statusCode, 200, put.body)
@@ -45,6 +47,9 @@ t.test('footage: timeline, playback, export with progress, download and verify',
   t.ok(Number(await row.getAttribute('data-segments')) >= 2, 'the timeline shows the segments')
   t.ok((await row.locator('[data-testid=fx-seg]').count()) >= 2, 'segments are drawn')
   t.ok((await row.locator('.fx-gap').count()) >= 1, 'the time before recording started is a gap')
+  const clockNote = row.locator('[data-testid=fx-camera-clock]')
+  t.equal(await clockNote.getAttribute('data-offset-ms'), '-12400', "the camera's clock offset of its footage is shown")
+  t.match(await clockNote.textContent(), /−12\.4/)
 
   // click on the second segment: playback starts at that wall-clock moment
   const seg = row.locator('[data-testid=fx-seg]').nth(1)

@@ -313,7 +313,20 @@ export const ptz = {
 }
 
 // --- footage (recordings, exports) -------------------------------------------------------------
-export interface Segment { id: number; cameraId: number; start: string; end: string; durationMs: number; size: number; sha256: string; recovered: boolean; locked: boolean; url: string }
+export interface Segment {
+  id: number
+  cameraId: number
+  start: string
+  end: string
+  durationMs: number
+  size: number
+  sha256: string
+  recovered: boolean
+  /** The camera's clock minus the gateway's when the segment was written (ms); null: not known. */
+  cameraClockOffsetMs: number | null
+  locked: boolean
+  url: string
+}
 export interface Gap { from: string; to: string; durationMs: number }
 export interface CameraTimeline { cameraId: number; name: string; segments: Segment[]; gaps: Gap[] }
 export type ExportState = 'queued' | 'running' | 'done' | 'failed'

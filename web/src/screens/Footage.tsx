@@ -1,6 +1,6 @@
 import type Hls from 'hls.js'
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
-import { ApiError, cases as casesApi, footage, type Camera, type Case, type CameraTimeline, type ExportJob, type VerifyReport } from '../lib/api'
+import { ApiError, cases as casesApi, footage, type Camera, type Case, type CameraTimeline, type ExportJob, type Segment, type VerifyReport } from '../lib/api'
 import { t, useLang, type Key } from '../lib/i18n'
 import { app, hasRole, toast } from '../lib/state'
 import { useStore } from '../lib/store'
@@ -316,6 +316,7 @@ export function FootageScreen() {
                 <div class="fx-row-name">
                   <span>{c.name}</span>
                   <span class="muted small">{c.segments.length ? t('fx.segments', { n: c.segments.length, gaps: c.gaps.length }) : t('fx.noFootage')}</span>
+                  {cameraClockNote(c.segments)}
                 </div>
                 <div
                   class="fx-track"
@@ -488,5 +489,18 @@ function Verdict({ file, report }: { file: string; report: VerifyReport }) {
         </ul>
       )}
     </div>
+  )
+}
+
+/** Seconds a camera's own clock was off when its newest segment with a known offset was written: shown from 1 s. */
+function cameraClockNote(segments: readonly Segment[]) {
+  const known = segments.filter((s) => s.cameraClockOffsetMs !== null)
+  const offsetMs = known.at(-1)?.cameraClockOffsetMs
+  if (offsetMs === undefined || offsetMs === null || Math.abs(offsetMs) < 1000) return null
+  const offset = `${offsetMs > 0 ? '+' : '−'}${(Math.abs(offsetMs) / 1000).toFixed(1)}`
+  return (
+    <span class="muted small" data-testid="fx-camera-clock" data-offset-ms={offsetMs}>
+      {t('fx.cameraClock', { offset })}
+    </span>
   )
 }
