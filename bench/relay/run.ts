@@ -10,7 +10,7 @@
  * Targets (issue 4): TTFF p50 ≤ 300 ms, p95 ≤ 500 ms; zero loss at 32 viewers; CPU per viewer ≤
  * Janus's; added latency ≤ 50 ms.
  * Run: npm run bench:relay (tsx bench/relay/run.ts); needs `bash scripts/install-system-deps.sh --with-janus`.
- * Env: BENCH_STEPS (viewer counts, default 1,8,32), BENCH_WINDOW_S (CPU window, default 10), BENCH_SETTLE_S (wait before each CPU window, default 8), BENCH_WARMUP_S (an unmeasured round of 8 viewers first, default 45), BENCH_CPU_PROF=1 (gateway child runs with
+ * Env: BENCH_STEPS (viewer counts, default 1,8,32), BENCH_WINDOW_S (CPU window, default 30), BENCH_SETTLE_S (wait before each CPU window, default 8), BENCH_WARMUP_S (an unmeasured round of 8 viewers first, default 45), BENCH_CPU_PROF=1 (gateway child runs with
  * --cpu-prof into bench/out/prof), BENCH_SKIP_JANUS=1, BENCH_SKIP_BROWSER=1, BENCH_OUT_NAME (default
  * relay: bench/out/relay.json), BENCH_NOTE (one more note line), BENCH_PERF=1 (`perf record -g` of each
  * CPU window into bench/out/perf/<target>-<viewers>.data; BENCH_GATEWAY_NODE_FLAGS (node flags of the
@@ -31,7 +31,12 @@ import { percentile, report, type Figure } from '../lib/report.js'
 import { launch, StampPage } from './browser.js'
 import { JanusStreamingClient, startJanus, type JanusProcess } from './janus.js'
 
-const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 10)
+/**
+ * CPU window. 30 s: /proc counts CPU in 10 ms ticks, so a 10 s window of a relay at ~1 % of a core
+ * is ~10 ticks (±10 % from rounding alone), and one GC landing in it moved the 1-viewer figure by
+ * ±0.3 % of a core between runs.
+ */
+const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 30)
 /** Wait after each step's joins (and after start) before a CPU window: the relay's steady state, not its JIT warm-up. */
 const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 8)
 /** An unmeasured round of 8 viewers before each relay's measurements (0: none). */
