@@ -22,15 +22,20 @@ export interface RtcpReportBlock {
   delaySinceLastSr: number
 }
 
-export interface RtcpSenderReport {
-  type: typeof RtcpType.SR
+/** The sender-info fields of a sender report (RFC 3550 §6.4.1). */
+export interface SenderInfo {
   ssrc: number
-  /** 64-bit NTP timestamp as seconds since 1900 (integer part) and fraction (0..2^32-1). */
+  /** NTP timestamp (seconds since 1900 and 32-bit binary fraction) of the instant `rtpTimestamp` stands for. */
   ntpSeconds: number
   ntpFraction: number
   rtpTimestamp: number
+  /** Packets and payload octets sent since the start (both wrap at 2^32). */
   packetCount: number
   octetCount: number
+}
+
+export interface RtcpSenderReport extends SenderInfo {
+  type: typeof RtcpType.SR
   reports: RtcpReportBlock[]
 }
 
@@ -212,18 +217,6 @@ export function buildReceiverReport(senderSsrc: number, reports: RtcpReportBlock
   buf.writeUInt32BE(senderSsrc >>> 0, 4)
   writeReportBlocks(buf, 8, reports)
   return buf
-}
-
-/** The sender-info fields of a sender report (RFC 3550 §6.4.1). */
-export interface SenderInfo {
-  ssrc: number
-  /** NTP timestamp (seconds since 1900 and 32-bit binary fraction) of the instant `rtpTimestamp` stands for. */
-  ntpSeconds: number
-  ntpFraction: number
-  rtpTimestamp: number
-  /** Packets and payload octets sent since the start (both wrap at 2^32). */
-  packetCount: number
-  octetCount: number
 }
 
 function writeReportBlocks(buf: Buffer, offset: number, reports: readonly RtcpReportBlock[]): void {
