@@ -26,7 +26,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { projectRoot } from '../../src/core/paths.js'
-import { gatewayNodeFlags } from '../lib/node-flags.js'
+import { buildGatewayChild, gatewayNodeFlags } from '../lib/node-flags.js'
 import { report, type Figure } from '../lib/report.js'
 
 const CAMERAS = Number(process.env.BENCH_CAMERAS ?? 10_000)
@@ -40,9 +40,7 @@ const GATEWAY_NODE_FLAGS = gatewayNodeFlags()
 const MB = 1024 * 1024
 
 // --- the gateway, compiled as production compiles it ----------------------------------------------
-const tsc = spawnSync(process.execPath, [join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', fileURLToPath(new URL('./tsconfig.gateway-child.json', import.meta.url))], { cwd: projectRoot, stdio: 'inherit' })
-if (tsc.status !== 0) throw new Error(`build of the gateway child failed (tsc exit ${tsc.status})`)
-const childScript = join(projectRoot, 'dist', 'bench', 'health', 'gateway-child.js')
+const childScript = buildGatewayChild('health')
 
 /** kB → bytes of a /proc/<pid>/status field (VmRSS, VmHWM). */
 function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {

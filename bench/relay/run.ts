@@ -17,7 +17,7 @@
  * gateway child, default as in scripts/start.sh); the gateway child then runs with
  * --perf-basic-prof so JavaScript frames have names).
  */
-import { spawn, spawnSync, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, readFileSync } from 'node:fs'
 import * as osModule from 'node:os'
@@ -26,7 +26,7 @@ import { createInterface, type Interface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { projectRoot } from '../../src/core/paths.js'
 import { startRtspTestServer } from '../../test/support/rtsp-server.js'
-import { gatewayNodeFlags } from '../lib/node-flags.js'
+import { buildGatewayChild, gatewayNodeFlags } from '../lib/node-flags.js'
 import { percentile, report, type Figure } from '../lib/report.js'
 import { launch, StampPage } from './browser.js'
 import { JanusStreamingClient, startJanus, type JanusProcess } from './janus.js'
@@ -121,9 +121,7 @@ function spawnNode(file: string, args: string[], nodeFlags: string[] = []): Line
  * node with scripts/gateway-node-flags, no tsx.
  */
 function spawnCompiledGateway(args: string[], nodeFlags: string[]): LineChild {
-  const tsc = spawnSync(process.execPath, [join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', here('./tsconfig.gateway-child.json')], { cwd: projectRoot, stdio: 'inherit' })
-  if (tsc.status !== 0) throw new Error(`build of the gateway child failed (tsc exit ${tsc.status})`)
-  const proc = spawn(process.execPath, [...nodeFlags, join(projectRoot, 'dist', 'bench', 'relay', 'gateway-child.js'), ...args], { cwd: projectRoot, stdio: ['pipe', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, [...nodeFlags, buildGatewayChild('relay'), ...args], { cwd: projectRoot, stdio: ['pipe', 'pipe', 'pipe'] })
   return new LineChild(proc)
 }
 

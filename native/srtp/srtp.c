@@ -449,8 +449,7 @@ static int address_arg(napi_env env, napi_value v, struct sockaddr **addr, size_
   bool is_buf = false;
   napi_is_buffer(env, v, &is_buf);
   if (!is_buf || napi_get_buffer_info(env, v, (void **)addr, addr_len) != napi_ok ||
-      (*addr_len != sizeof(struct sockaddr_in) && *addr_len != sizeof(struct sockaddr_in6)))
-    {
+      (*addr_len != sizeof(struct sockaddr_in) && *addr_len != sizeof(struct sockaddr_in6))) {
     throw_type(env, "address must come from socketAddress()");
     return 0;
   }

@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { randomBytes } from 'node:crypto'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { RtcpPacketConverter, RtpHeader, RtpPacket, SrtcpSession, SrtpSession } from 'werift'
 import { buildReceiverReport, buildSdesCname, buildSenderReport } from '../../../src/lib/rtp/index.js'
 import { nativeSrtpStatus, socketAddress, SrtpSender, udpSocketFd } from '../../../src/lib/srtp/index.js'
@@ -61,17 +61,8 @@ for (const { profile, name, saltLength } of PROFILES) {
   })
 
   t.test(`${name}: sendRtp puts a frame on a UDP socket as consecutive SRTP packets`, async (t) => {
-    const key = randomBytes(16)
-    const salt = randomBytes(saltLength)
+    const { key, salt, sender, rx, tx } = await udpPair(t, profile, saltLength)
     const receiver = session(profile, key, salt)
-    const sender = SrtpSender.create(profile, key, salt)!
-    const rx = await bound()
-    const tx = await bound()
-    t.teardown(() => {
-      sender.close()
-      rx.close()
-      tx.close()
-    })
     const got: Buffer[] = []
     rx.on('message', (m) => got.push(m))
     const fd = udpSocketFd(tx)
@@ -131,17 +122,8 @@ for (const { profile, name, saltLength } of PROFILES) {
   })
 
   t.test(`${name}: sendRtcp puts an SRTCP packet on a UDP socket`, async (t) => {
-    const key = randomBytes(16)
-    const salt = randomBytes(saltLength)
+    const { key, salt, sender, rx, tx } = await udpPair(t, profile, saltLength)
     const receiver = rtcpSession(profile, key, salt)
-    const sender = SrtpSender.create(profile, key, salt)!
-    const rx = await bound()
-    const tx = await bound()
-    t.teardown(() => {
-      sender.close()
-      rx.close()
-      tx.close()
-    })
     const got: Buffer[] = []
     rx.on('message', (m) => got.push(m))
     const address = socketAddress('127.0.0.1', rx.address().port)!
@@ -233,6 +215,21 @@ t.test('bad RTCP input is refused with a named reason; a closed context is refus
   t.throws(() => sender.protectRtcp(rr), /closed/, 'protectRtcp after close')
   t.throws(() => sender.sendRtcp(3, address, rr), /closed/, 'sendRtcp after close')
 })
+
+/** Fresh keys, a native sender keyed with them, and two bound UDP sockets; all closed at the test's end. */
+async function udpPair(t: Test, profile: number, saltLength: number): Promise<{ key: Buffer; salt: Buffer; sender: SrtpSender; rx: Socket; tx: Socket }> {
+  const key = randomBytes(16)
+  const salt = randomBytes(saltLength)
+  const sender = SrtpSender.create(profile, key, salt)!
+  const rx = await bound()
+  const tx = await bound()
+  t.teardown(() => {
+    sender.close()
+    rx.close()
+    tx.close()
+  })
+  return { key, salt, sender, rx, tx }
+}
 
 function bound(): Promise<Socket> {
   return new Promise((resolve, reject) => {
