@@ -113,7 +113,7 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   const bus = new EventBus()
   bus.onError((err) => app.log.error({ err }, 'event subscriber failed'))
   app.addHook('onClose', async () => bus.close())
-  const metrics = createMetrics()
+  const metrics = createMetrics(config.metrics)
 
   // --- features, in dependency order ---------------------------------------------------------
   const audit = new AuditLog(db, bus, { anchorPath: anchorPathFor(config.dataDir), ...config.audit, log: app.log.child({ feature: 'audit' }) })

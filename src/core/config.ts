@@ -33,6 +33,12 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     log: Type.Object({ level: LogLevel }, { additionalProperties: false }),
+    metrics: Type.Object(
+      {
+        eventLoopDelaySampleMs: Type.Integer({ minimum: 10, maximum: 60_000, description: 'period of the event-loop delay sampling timer behind /metrics' }),
+      },
+      { additionalProperties: false },
+    ),
     auth: Type.Object(
       {
         sessionTtlMinutes: Type.Integer({ minimum: 1, maximum: 7 * 24 * 60 }),
