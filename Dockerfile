@@ -1,6 +1,6 @@
 # Sharp Eyes Gateway — multi-stage image.
 # Build stage compiles TypeScript, the web application, better-sqlite3's native addon and our native
-# SRTP module (scripts/build-native.sh); the run stage carries only production modules, the build
+# SRTP and RTSP-reader modules (scripts/build-native.sh); the run stage carries only production modules, the build
 # output and ffmpeg.
 # (Node 22 LTS here; the project also runs on Node ≥ 20.)
 
@@ -26,6 +26,7 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/native/srtp/build ./native/srtp/build
+COPY --from=build /app/native/ingest/build ./native/ingest/build
 COPY --from=build /app/config ./config
 COPY --from=build /app/web ./web
 ENV NODE_ENV=production \

@@ -7,6 +7,7 @@ import { scopeOf, SYSTEM_SCOPE, type Principal } from '../../core/scope.js'
 import { defaultFontFile, runToBuffer, snapshotFromAnnexBArgs } from '../../lib/ffmpeg/index.js'
 import { joinAnnexB } from '../../lib/h264/index.js'
 import { chooseVideoCodec, OfferError, validateOffer, WebRtcSendPeer, type NegotiatedVideo, type WebRtcIceOptions } from '../../lib/webrtc/werift-peer.js'
+import { nativeInterleavedReaderStatus } from '../../lib/rtsp/index.js'
 import { nativeSrtpStatus } from '../../lib/srtp/index.js'
 import type { AuditLog } from '../audit/index.js'
 import type { OrgService } from '../org/index.js'
@@ -108,6 +109,9 @@ export class MediaService {
     const srtp = nativeSrtpStatus()
     if (srtp.available) this.#log.info({ module: srtp.reason }, 'native SRTP: viewers get packets protected and sent natively')
     else this.#log.warn({ reason: srtp.reason }, 'native SRTP unavailable: viewers use JavaScript SRTP (more CPU per viewer)')
+    const reads = nativeInterleavedReaderStatus()
+    if (reads.available) this.#log.info({ module: reads.reason }, 'native RTSP reads: camera connections (TCP) are read natively, one JavaScript call per frame')
+    else this.#log.warn({ reason: reads.reason }, 'native RTSP reads unavailable: camera connections are read through Node sockets (more CPU per camera)')
     for (const entry of this.#settings.preload) {
       const [id, stream] = entry.split(':') as [string, StreamName | undefined]
       try {

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto'
 import dgram from 'node:dgram'
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
+import { getSystemErrorName } from 'node:util'
 import { ByteArena } from '../bytes/index.js'
 import { buildReceiverReport, buildSdesCname, parseRtcp, RtcpType, type RtcpPacket, type RtcpReportBlock } from '../rtp/rtcp.js'
 import { SequenceUnwrapper } from '../rtp/sequence.js'
@@ -30,6 +31,7 @@ import {
   type RtspServerRequest,
   type RtspSessionHeader,
 } from './message.js'
+import { InterleavedReader } from './native-reader.js'
 import { parseRtspUrl, type ParsedRtspUrl } from './url.js'
 
 /** 'tcp': RTP/RTCP interleaved on the RTSP connection. 'udp': a UDP port pair per track. */
@@ -67,6 +69,12 @@ export interface RtspClientOptions {
   /** Follow 3xx redirects on OPTIONS/DESCRIBE: true (up to 5), false, or a maximum. Default true. */
   followRedirects?: boolean | number
   userAgent?: string
+  /**
+   * Read the connection with the native reader (native/ingest) when it is built: JavaScript is
+   * called once per frame rather than once per socket read. Default true; false reads through the
+   * Node socket (also what happens without the module).
+   */
+  nativeReads?: boolean
 }
 
 export interface RtspTrack {
@@ -170,7 +178,8 @@ const DEFAULT_TIMEOUT_MS = 10_000
 const DEFAULT_UDP_FIRST_DATA_MS = 5000
 const DEFAULT_RTCP_INTERVAL_MS = 5000
 const DEFAULT_USER_AGENT = 'SharpEyesGateway/0.1'
-const READ_BUFFER_BYTES = 64 * 1024
+/** At least one whole interleaved unit (4 + 65,535 bytes), as the native reader needs; room for a frame or two. */
+const READ_BUFFER_BYTES = 128 * 1024
 /**
  * Reads are copied out of the reused read buffer into slabs of this size (a ByteArena). A copy of
  * its own per read (Buffer.from, 4–6 KB at 2 Mbit/s) was a fresh malloc'd ArrayBuffer each time,
@@ -178,6 +187,12 @@ const READ_BUFFER_BYTES = 64 * 1024
  * the last packet cut from it (the GOP cache keeps about two seconds' worth) is dropped.
  */
 const READ_SLAB_BYTES = 256 * 1024
+/**
+ * Native reads: the longest a frame's first bytes wait for its last (the RTP marker) before they
+ * are handed over anyway. A frame's packets come back to back, so this only costs latency with a
+ * sender that never sets the marker bit.
+ */
+const NATIVE_READ_HOLD_MS = 5
 
 /**
  * RTSP 1.0 client (RFC 2326) receiving RTP interleaved over the RTSP TCP connection, or over a
@@ -210,6 +225,8 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
   readonly #reception = new Map<number, Reception>()
   readonly #timeoutMs: number
   readonly #connectTimeoutMs: number
+  readonly #nativeReads: boolean
+  #nativeReader: InterleavedReader | undefined
   readonly #noDataTimeoutMs: number
   readonly #keepAliveIntervalMs: number | undefined
   readonly #maxRedirects: number
@@ -263,6 +280,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     }
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? this.#timeoutMs
+    this.#nativeReads = opts.nativeReads ?? true
     this.#noDataTimeoutMs = opts.noDataTimeoutMs ?? DEFAULT_TIMEOUT_MS
     this.#keepAliveIntervalMs = opts.keepAliveIntervalMs
     const follow = opts.followRedirects ?? true
@@ -629,12 +647,54 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
         this.#connectingSocket = undefined
         socket.setNoDelay(true)
         this.#attach(socket)
+        if (this.#nativeReads) this.#readNatively(socket, readBuffer, slabs)
         resolve(socket)
       })
     }).finally(() => {
       this.#connecting = undefined
     })
     return this.#connecting
+  }
+
+  /**
+   * Hands the connection's reads to the native reader, if it is built: the socket is paused (it
+   * must not read too) and stays the one that writes and is destroyed. The reader's end of the
+   * connection destroys the socket as Node's own EOF or read error would; the socket's close
+   * closes the reader (whose duplicate descriptor otherwise keeps the connection open).
+   */
+  #readNatively(socket: net.Socket, buffer: Buffer, slabs: ByteArena): void {
+    socket.pause()
+    let reader: InterleavedReader | null = null
+    try {
+      reader = InterleavedReader.open(socket, buffer, NATIVE_READ_HOLD_MS, {
+        onData: (length) => {
+          this.#onData(socket, slabs.copy(buffer, length))
+          return socket !== this.#socket || this.#parser.pendingBytes === 0
+        },
+        onEnd: (errno) => {
+          if (errno === 0) {
+            socket.destroy()
+            return
+          }
+          const code = getSystemErrorName(errno)
+          socket.destroy(Object.assign(new Error(`read ${code}`), { code, errno, syscall: 'read' }))
+        },
+      })
+    } catch {
+      reader = null // the module refused this socket (no descriptor to duplicate): Node reads it
+    }
+    if (!reader) {
+      socket.resume()
+      return
+    }
+    const opened = reader
+    this.#nativeReader = opened
+    socket.once('close', () => opened.close())
+  }
+
+  /** Whether the current connection is read by the native reader (native/ingest) rather than the Node socket. */
+  get readsNatively(): boolean {
+    return this.#nativeReader !== undefined && !this.#nativeReader.closed && this.#socket !== undefined
   }
 
   #attach(socket: net.Socket): void {

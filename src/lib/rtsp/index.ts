@@ -36,3 +36,4 @@ export {
   type RtpInfoEntry,
 } from './message.js'
 export { parseRtspUrl, redactUrl, type ParsedRtspUrl } from './url.js'
+export { InterleavedReader, nativeInterleavedReaderStatus, type InterleavedReaderHandlers } from './native-reader.js'

@@ -65,6 +65,11 @@ export class RtspStreamParser {
   /** Bytes skipped to resynchronize on garbage between frames. */
   skippedBytes = 0
 
+  /** Bytes held of an item not yet complete (0: the next byte pushed starts a new item). */
+  get pendingBytes(): number {
+    return this.#buf.length
+  }
+
   push(chunk: Buffer): RtspStreamItem[] {
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk])
     const out: RtspStreamItem[] = []

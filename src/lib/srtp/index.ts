@@ -12,10 +12,7 @@
  * 4.1.2: _32 shortens the SRTP tag only) and 128 bits for GCM.
  */
 import type { Socket as DgramSocket } from 'node:dgram'
-import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { loadNativeModule } from '../native/index.js'
 
 export type SrtpProfile = 0x0001 | 0x0002 | 0x0007
 export const SRTP_PROFILES: readonly SrtpProfile[] = [0x0001, 0x0002, 0x0007]
@@ -33,37 +30,7 @@ interface NativeSrtpModule {
   close(ctx: SrtpContextHandle): void
 }
 
-const MODULE_PATH = join('native', 'srtp', 'build', 'sharp_eyes_srtp.node')
-
-/** The project root holding native/: this file sits at src/lib/srtp (tsx) or dist/src/lib/srtp. */
-function findModule(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, MODULE_PATH)
-    if (existsSync(candidate)) return candidate
-    const up = dirname(dir)
-    if (up === dir) break
-    dir = up
-  }
-  return undefined
-}
-
-let loaded: { module: NativeSrtpModule | null; reason: string } | undefined
-
-function load(): { module: NativeSrtpModule | null; reason: string } {
-  if (loaded) return loaded
-  const path = findModule()
-  if (!path) {
-    loaded = { module: null, reason: `${MODULE_PATH} is not built (scripts/build-native.sh)` }
-    return loaded
-  }
-  try {
-    loaded = { module: createRequire(import.meta.url)(path) as NativeSrtpModule, reason: `loaded ${path}` }
-  } catch (err) {
-    loaded = { module: null, reason: `${path} failed to load: ${(err as Error).message}` }
-  }
-  return loaded
-}
+const load = () => loadNativeModule<NativeSrtpModule>('srtp', 'sharp_eyes_srtp.node')
 
 /** Why the native module is or isn't in use (for the startup log and the metrics). */
 export function nativeSrtpStatus(): { available: boolean; reason: string } {

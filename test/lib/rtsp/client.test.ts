@@ -71,6 +71,7 @@ t.test('DESCRIBE, SETUP, PLAY against GStreamer: frames flow, sizes match what w
   t.equal(s.counters.sessionsCreated, 0, 'DESCRIBE alone creates no session (health check)')
 
   const result = await main.play()
+  t.ok(main.readsNatively, 'the connection is read by the native reader (native/ingest)')
   t.equal(result.tracks.length, 1)
   t.equal(result.tracks[0]!.rtpChannel, 0)
   t.ok(main.sessionId)
@@ -94,6 +95,18 @@ t.test('DESCRIBE, SETUP, PLAY against GStreamer: frames flow, sizes match what w
   await main.close()
   t.equal(closeEvents, 1, 'second close() is a no-op')
   t.equal(s.counters.requests['TEARDOWN'], 1, 'no second TEARDOWN')
+})
+
+t.test('read through the Node socket (nativeReads: false, as without the native module): the same frames', async (t) => {
+  const s = await server(t)
+  const c = client(t, { url: s.url('/test'), nativeReads: false })
+  await c.play()
+  t.notOk(c.readsNatively, 'the Node socket reads')
+  const frames = await collectFrames(c, 10)
+  t.ok(frames[0]!.keyframe, 'first frame delivered is a keyframe')
+  t.ok(frames.every((f, i) => i === 0 || ((f.timestamp - frames[i - 1]!.timestamp) | 0) === 3600), 'consecutive frames, 25 fps')
+  await c.close()
+  t.equal(await c.closed, undefined)
 })
 
 t.test('clients share one upstream pipeline; sessions are counted and released', async (t) => {
