@@ -3,11 +3,13 @@
 # (node_api.h, uv.h, and the OpenSSL headers Node ships: the SRTP module uses the OpenSSL inside the
 # node binary):
 #   native/srtp/srtp.c            → native/srtp/build/sharp_eyes_srtp.node      (SRTP, batched sends)
-#   native/ingest/interleaved.c   → native/ingest/build/sharp_eyes_ingest.node  (RTSP interleaved reads)
-# One C file each, Linux only, so a plain compiler call rather than node-gyp. Idempotent: a module is
-# skipped when its source, this script and the Node version are unchanged. Without a compiler the
-# gateway still runs: the relay then protects and sends packets in JavaScript (werift's SRTP), and
-# reads RTSP connections through Node's sockets, at a higher CPU cost.
+#   native/ingest/interleaved.c   → native/ingest/build/sharp_eyes_ingest.node  (RTSP interleaved reads,
+#                                   H.264 frame assembly: h264_frames.h)
+# One C file each (with its folder's headers), Linux only, so a plain compiler call rather than
+# node-gyp. Idempotent: a module is skipped when its sources, this script and the Node version are
+# unchanged. Without a compiler the gateway still runs: the relay then protects and sends packets
+# in JavaScript (werift's SRTP), and reads RTSP connections through Node's sockets, depacketizing
+# H.264 there too, at a higher CPU cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +22,7 @@ build() {
   local stamp
   stamp="$(dirname "$out")/.stamp"
   local want
-  want=$( (cat "$src" "$0"; node --version; echo "$include") | sha256sum | cut -d' ' -f1)
+  want=$( (cat "$(dirname "$src")"/*.[ch] "$0"; node --version; echo "$include") | sha256sum | cut -d' ' -f1)
   if [ -f "$out" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     echo "native $name: up to date"
     return 0

@@ -26,6 +26,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "h264_frames.h"
+
 typedef struct reader {
   uv_poll_t poll;
   uv_timer_t hold_timer;
@@ -52,6 +54,17 @@ typedef struct reader {
   /* r is freed once its libuv handles are closed and JavaScript's handle to it is collected */
   int handles_closed;
   int external_gone;
+  /* The interleaved channel whose RTP is assembled into H.264 frames here (-1: none; see assemble) */
+  int frames_channel;
+  h264_frames_t frames;
+  napi_ref frame_buffer_ref;
+  napi_ref counters_ref;
+  napi_ref on_frame_ref;
+  /* JavaScript's slab that finished frames are copied to, while they fit (see on_frame) */
+  napi_ref slab_ref;
+  uint8_t *slab;
+  size_t slab_cap;
+  size_t slab_used;
 } reader_t;
 
 static napi_value throw_type(napi_env env, const char *msg) {
@@ -96,6 +109,83 @@ static void deliver(reader_t *r, size_t n) {
   r->scanned = 0;
   r->deliverable = 0;
   if (r->len == 0) uv_timer_stop(&r->hold_timer);
+}
+
+/*
+ * A finished frame goes to JavaScript in its slab when it fits there: onFrame(slab, offset, length,
+ * timestamp, keyframe). When it doesn't, onFrame(null, 0, length, ...) finds it at the start of the
+ * frame buffer, and returns the new slab it copied it to (its first `length` bytes used): frames
+ * then cost JavaScript no copy and no allocation of its own, mostly.
+ */
+static void on_frame(void *ctx, size_t length, uint32_t timestamp, int keyframe) {
+  reader_t *r = (reader_t *)ctx;
+  if (r->closing) return;
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[5], result = NULL;
+  int in_slab = r->slab != NULL && r->slab_cap - r->slab_used >= length;
+  if (in_slab) {
+    memcpy(r->slab + r->slab_used, r->frames.out, length);
+    napi_get_reference_value(env, r->slab_ref, &argv[0]);
+    napi_create_uint32(env, (uint32_t)r->slab_used, &argv[1]);
+    r->slab_used += length;
+  } else {
+    napi_get_null(env, &argv[0]);
+    napi_create_uint32(env, 0, &argv[1]);
+  }
+  napi_create_uint32(env, (uint32_t)length, &argv[2]);
+  napi_create_uint32(env, timestamp, &argv[3]);
+  napi_get_boolean(env, keyframe != 0, &argv[4]);
+  if (call_js(r, r->on_frame_ref, 5, argv, &result) == napi_ok && !in_slab && result != NULL && !r->closing) {
+    bool is_buffer = false;
+    void *data = NULL;
+    size_t cap = 0;
+    if (napi_is_buffer(env, result, &is_buffer) == napi_ok && is_buffer && napi_get_buffer_info(env, result, &data, &cap) == napi_ok && cap >= length) {
+      if (r->slab_ref) napi_delete_reference(env, r->slab_ref);
+      napi_create_reference(env, result, 1, &r->slab_ref);
+      r->slab = data;
+      r->slab_cap = cap;
+      r->slab_used = length;
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static double now_ms(void) { return (double)uv_hrtime() / 1e6; }
+
+/*
+ * With frame assembly on: the whole interleaved units read go to the assembler (the frames
+ * channel's) or, moved to the buffer's start in order, to JavaScript at once (RTCP, other
+ * channels). An RTSP message and all after it go to JavaScript too, whose parser then takes over
+ * until it is aligned again (it hands frames-channel units it parses to feed()).
+ */
+static void route(reader_t *r) {
+  size_t p = 0, keep = 0;
+  while (p < r->len) {
+    uint8_t *u = r->buf + p;
+    if (u[0] != '$') {
+      size_t rest = r->len - p;
+      if (keep != p) memmove(r->buf + keep, u, rest);
+      r->len = keep + rest;
+      deliver(r, r->len);
+      return;
+    }
+    if (r->len - p < 4) break;
+    size_t size = 4 + ((size_t)u[2] << 8 | u[3]);
+    if (r->len - p < size) break;
+    if (u[1] == r->frames_channel) {
+      h264f_packet(&r->frames, u + 4, size - 4, now_ms(), on_frame, r);
+      if (r->closing) return;
+    } else {
+      if (keep != p) memmove(r->buf + keep, u, size);
+      keep += size;
+    }
+    p += size;
+  }
+  if (keep != p) memmove(r->buf + keep, r->buf + p, r->len - p);
+  r->len = keep + (r->len - p);
+  if (keep > 0) deliver(r, keep);
 }
 
 /* Finds where buf may be handed over: after the last whole unit that ends a frame. */
@@ -165,6 +255,10 @@ static void on_readable(uv_poll_t *p, int status, int events) {
     deliver(r, r->len);
     return;
   }
+  if (r->frames_channel >= 0) {
+    route(r);
+    return;
+  }
   scan(r);
   if (r->deliverable > 0) deliver(r, r->deliverable);
   if (r->closing) return;
@@ -203,6 +297,13 @@ static void reader_close(reader_t *r) {
   napi_delete_reference(r->env, r->buffer_ref);
   napi_delete_reference(r->env, r->on_data_ref);
   napi_delete_reference(r->env, r->on_end_ref);
+  if (r->frames_channel >= 0) {
+    napi_delete_reference(r->env, r->frame_buffer_ref);
+    napi_delete_reference(r->env, r->counters_ref);
+    napi_delete_reference(r->env, r->on_frame_ref);
+    if (r->slab_ref) napi_delete_reference(r->env, r->slab_ref);
+    r->slab = NULL;
+  }
   napi_async_destroy(r->env, r->async);
   r->buf = NULL;
   uv_close((uv_handle_t *)&r->poll, on_handle_closed);
@@ -251,6 +352,7 @@ static napi_value open_reader(napi_env env, napi_callback_info info) {
   r->cap = cap;
   r->aligned = 1;
   r->hold_ms = hold_ms;
+  r->frames_channel = -1;
   if (uv_poll_init(loop, &r->poll, dup_fd) != 0) {
     close(dup_fd);
     free(r);
@@ -296,10 +398,75 @@ static napi_value close_reader(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static reader_t *reader_arg(napi_env env, napi_value v) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || !data) return NULL;
+  return (reader_t *)data;
+}
+
+/*
+ * assemble(reader, channel, frameBuffer, counters, clockRate, onFrame): from now on the RTP of
+ * interleaved `channel` is H.264 (RFC 6184) and becomes frames, assembled in frameBuffer as NAL
+ * units each after a 4-byte big-endian length, and handed over as on_frame says; `counters` (a
+ * Float64Array, see h264_frames.h) is kept up to date. Once per reader.
+ */
+static napi_value assemble(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) return throw_type(env, "assemble(reader, channel, frameBuffer, counters, clockRate, onFrame)");
+  reader_t *r = reader_arg(env, argv[0]);
+  if (!r) return throw_type(env, "reader must be an open reader");
+  if (r->closing) return NULL;
+  if (r->frames_channel >= 0) return throw_type(env, "frames are assembled already");
+  int32_t channel;
+  if (napi_get_value_int32(env, argv[1], &channel) != napi_ok || channel < 0 || channel > 255) return throw_type(env, "channel must be an integer from 0 to 255");
+  bool is_buffer = false;
+  void *out = NULL;
+  size_t cap = 0;
+  if (napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[2], &out, &cap) != napi_ok || cap < 65536)
+    return throw_type(env, "frameBuffer must be a Buffer of at least 65536 bytes");
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t count = 0;
+  void *counters = NULL;
+  if (napi_is_typedarray(env, argv[3], &is_typed) != napi_ok || !is_typed || napi_get_typedarray_info(env, argv[3], &type, &count, &counters, NULL, NULL) != napi_ok || type != napi_float64_array || count < H264F_COUNTERS)
+    return throw_type(env, "counters must be a Float64Array of at least 13 numbers");
+  double clock_rate;
+  if (napi_get_value_double(env, argv[4], &clock_rate) != napi_ok || !(clock_rate >= 1000 && clock_rate <= 1e7)) return throw_type(env, "clockRate must be a number from 1000 to 10000000");
+  napi_valuetype t;
+  napi_typeof(env, argv[5], &t);
+  if (t != napi_function) return throw_type(env, "onFrame must be a function");
+  memset(counters, 0, H264F_COUNTERS * sizeof(double));
+  h264f_init(&r->frames, out, cap, counters, clock_rate);
+  napi_create_reference(env, argv[2], 1, &r->frame_buffer_ref);
+  napi_create_reference(env, argv[3], 1, &r->counters_ref);
+  napi_create_reference(env, argv[5], 1, &r->on_frame_ref);
+  r->frames_channel = channel;
+  return NULL;
+}
+
+/* feed(reader, unit): one frames-channel unit that JavaScript's parser read (see route). */
+static napi_value feed(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return throw_type(env, "feed(reader, unit)");
+  reader_t *r = reader_arg(env, argv[0]);
+  if (!r) return throw_type(env, "reader must be an open reader");
+  bool is_buffer = false;
+  void *data = NULL;
+  size_t n = 0;
+  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) return throw_type(env, "unit must be a Buffer");
+  if (r->closing || r->frames_channel < 0) return NULL;
+  h264f_packet(&r->frames, (const uint8_t *)data, n, now_ms(), on_frame, r);
+  return NULL;
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_property_descriptor props[] = {
       {"open", NULL, open_reader, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, close_reader, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"assemble", NULL, assemble, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"feed", NULL, feed, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -129,6 +129,12 @@ export class RtspFrameSource implements FrameSource {
     this.#pipeline = pipeline
     this.#track = media.index
     this.#ssrc = undefined
+    // H.264 read natively comes as whole frames (the reader depacketizes it); else as packets.
+    if (pipeline.codec === 'h264') {
+      client.assembleH264(media.index, (nalus, timestamp, keyframe, ssrc) => {
+        if (client === this.#client) this.#onAssembledFrame(nalus, timestamp, keyframe, ssrc)
+      })
+    }
     // Over UDP, started means a first packet came: a firewall dropping it shows here (the client
     // closes with RtspUdpUnavailableError after its first-data window) and TCP takes over.
     let cleanup = (): void => undefined
@@ -162,7 +168,8 @@ export class RtspFrameSource implements FrameSource {
   }
 
   stats() {
-    return { packetsLost: this.#pipeline?.depacketizer.stats.lostPackets ?? 0 }
+    const assembled = this.#track === undefined ? undefined : this.#client.assembledFrameStats(this.#track)
+    return { packetsLost: (this.#pipeline?.depacketizer.stats.lostPackets ?? 0) + (assembled?.lostPackets ?? 0) }
   }
 
   /** The transport in use: 'udp' until a fallback, or when the server chose otherwise per track. */
@@ -175,14 +182,23 @@ export class RtspFrameSource implements FrameSource {
     await this.#client.close()
   }
 
+  #onAssembledFrame(nalus: Buffer[], timestamp: number, keyframe: boolean, ssrc: number): void {
+    const p = this.#pipeline
+    if (this.#closed || !p) return
+    this.#ssrc = ssrc
+    this.#emit(p, nalus, timestamp, keyframe)
+  }
+
+  #emit(p: Pipeline, depacketized: Buffer[], timestamp: number, keyframe: boolean): void {
+    const nalus = p.process(depacketized)
+    this.#handlers.onFrame({ codec: p.codec, nalus, timestamp, keyframe, bytes: nalBytes(nalus), receivedAt: Date.now() })
+  }
+
   #onRtp(track: number, packet: RtpPacket): void {
     const p = this.#pipeline
     if (this.#closed || !p || track !== this.#track) return
     if (this.#ssrc !== undefined && packet.ssrc !== this.#ssrc) p.depacketizer.reset() // encoder restarted
     this.#ssrc = packet.ssrc
-    for (const au of p.depacketizer.push(packet)) {
-      const nalus = p.process(au.nalus)
-      this.#handlers.onFrame({ codec: p.codec, nalus, timestamp: au.timestamp, keyframe: au.keyframe, bytes: nalBytes(nalus), receivedAt: Date.now() })
-    }
+    for (const au of p.depacketizer.push(packet)) this.#emit(p, au.nalus, au.timestamp, au.keyframe)
   }
 }

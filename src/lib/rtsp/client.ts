@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import { getSystemErrorName } from 'node:util'
 import { ByteArena } from '../bytes/index.js'
+import type { DepacketizerStats } from '../h264/index.js'
 import { buildReceiverReport, buildSdesCname, parseRtcp, RtcpType, type RtcpPacket, type RtcpReportBlock } from '../rtp/rtcp.js'
 import { SequenceUnwrapper } from '../rtp/sequence.js'
 import { parseRtpPacket, type RtpPacket } from '../rtp/packet.js'
@@ -31,7 +32,7 @@ import {
   type RtspServerRequest,
   type RtspSessionHeader,
 } from './message.js'
-import { InterleavedReader } from './native-reader.js'
+import { FrameCounter, InterleavedReader, type H264FrameAssembly } from './native-reader.js'
 import { parseRtspUrl, type ParsedRtspUrl } from './url.js'
 
 /** 'tcp': RTP/RTCP interleaved on the RTSP connection. 'udp': a UDP port pair per track. */
@@ -152,6 +153,30 @@ interface Reception {
   lastSrAt: number
 }
 
+/**
+ * Gets each H.264 access unit assembled by the native reader (see RtspClient.assembleH264):
+ * `nalus` without start codes, in order (views of one copy that is the handler's), `keyframe`
+ * when it holds an IDR slice. Arguments rather than an object: V8 missed its inline cache on such
+ * an object literal at every frame (the call runs 25 times a second, too rarely to be optimised).
+ */
+export type AssembledFrameHandler = (nalus: Buffer[], timestamp: number, keyframe: boolean, ssrc: number) => void
+
+/** The native assembler's counts for a track: H264Depacketizer's, whose rules it follows. */
+export type AssembledFrameStats = DepacketizerStats
+
+/** A track whose RTP the native reader assembles into frames. */
+interface AssembledTrack {
+  track: number
+  channel: number
+  assembly: H264FrameAssembly
+  /** Counters already added to the client's stats. */
+  seenPackets: number
+  seenBytes: number
+  seenMalformed: number
+  /** Bytes counted when the no-data watchdog last looked. */
+  watchedBytes: number
+}
+
 export interface RtspClientEvents {
   rtp: [trackIndex: number, packet: RtpPacket]
   rtcp: [trackIndex: number, packets: RtcpPacket[], raw: Buffer]
@@ -211,7 +236,13 @@ const NATIVE_READ_HOLD_MS = 5
  * caller can retry with `transport: 'tcp'`; a 461 answer to a UDP SETUP is retried over TCP here.
  */
 export class RtspClient extends EventEmitter<RtspClientEvents> {
-  readonly stats: RtspClientStats = { rtpPackets: 0, rtcpPackets: 0, bytes: 0, malformedPackets: 0, keepAlives: 0, udpIgnored: 0, rtcpSent: 0 }
+  readonly #stats: RtspClientStats = { rtpPackets: 0, rtcpPackets: 0, bytes: 0, malformedPackets: 0, keepAlives: 0, udpIgnored: 0, rtcpSent: 0 }
+  /** Counts so far (those of a natively assembled track included). */
+  get stats(): RtspClientStats {
+    this.#syncAssembled()
+    return this.#stats
+  }
+
   /** SSRC of our RTCP (receiver reports, and what callers should use as PLI/FIR sender SSRC). */
   readonly ssrc = randomInt(1, 0xffffffff)
   readonly #transport: RtspTransportKind
@@ -227,6 +258,8 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
   readonly #connectTimeoutMs: number
   readonly #nativeReads: boolean
   #nativeReader: InterleavedReader | undefined
+  readonly #frameRequests = new Map<number, AssembledFrameHandler>()
+  #assembled: AssembledTrack | undefined
   readonly #noDataTimeoutMs: number
   readonly #keepAliveIntervalMs: number | undefined
   readonly #maxRedirects: number
@@ -380,6 +413,8 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       if (track.transport === 'tcp') {
         this.#channels.set(track.rtpChannel, { track: index, rtcp: false })
         this.#channels.set(track.rtcpChannel, { track: index, rtcp: true })
+        const onFrame = this.#frameRequests.get(index)
+        if (onFrame && media.codec === 'H264') this.#assembleNatively(index, track.rtpChannel, media.clockRate ?? 90_000, onFrame)
       }
     }
     const session = this.#session!
@@ -692,6 +727,64 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     socket.once('close', () => opened.close())
   }
 
+  /**
+   * Asks for track `index`'s H.264 RTP as whole frames, assembled by the native reader with
+   * H264Depacketizer's rules: one JavaScript call per frame instead of one per packet. Call before
+   * play(). It takes effect when the track is H.264 and set up interleaved on a connection read
+   * natively; otherwise the track's packets come as 'rtp' events, so a caller listens to both.
+   * Packets assembled natively are not emitted as 'rtp'.
+   */
+  assembleH264(index: number, onFrame: AssembledFrameHandler): void {
+    this.#frameRequests.set(index, onFrame)
+  }
+
+  /** The native assembler's counts for track `index`; undefined when its packets come as 'rtp'. */
+  assembledFrameStats(index: number): AssembledFrameStats | undefined {
+    const a = this.#assembled
+    if (!a || a.track !== index) return undefined
+    const c = a.assembly.counters
+    return {
+      packets: c[FrameCounter.packets]!,
+      lostPackets: c[FrameCounter.lost]!,
+      latePackets: c[FrameCounter.late]!,
+      unsupportedPackets: c[FrameCounter.unsupported]!,
+      frames: c[FrameCounter.frames]!,
+      droppedFrames: c[FrameCounter.dropped]!,
+    }
+  }
+
+  #assembleNatively(track: number, channel: number, clockRate: number, onFrame: AssembledFrameHandler): void {
+    const reader = this.#nativeReader
+    if (!reader || reader.closed || this.#assembled) return
+    const assembly = reader.assembleH264(channel, clockRate, (slab, offset, length, timestamp, keyframe) => {
+      if (this.#state === 'closed') return
+      const nalus: Buffer[] = []
+      for (let o = offset, end = offset + length; o + 4 <= end; ) {
+        const size = slab.readUInt32BE(o)
+        nalus.push(slab.subarray(o + 4, o + 4 + size))
+        o += 4 + size
+      }
+      onFrame(nalus, timestamp, keyframe, assembly.counters[FrameCounter.ssrc]!)
+    })
+    this.#assembled = { track, channel, assembly, seenPackets: 0, seenBytes: 0, seenMalformed: 0, watchedBytes: 0 }
+  }
+
+  /** Adds what the native assembler counted since last time to the client's stats. */
+  #syncAssembled(): void {
+    const a = this.#assembled
+    if (!a) return
+    const c = a.assembly.counters
+    const packets = c[FrameCounter.packets]!
+    const bytes = c[FrameCounter.bytes]!
+    const malformed = c[FrameCounter.malformed]!
+    this.#stats.rtpPackets += packets - a.seenPackets
+    this.#stats.bytes += bytes - a.seenBytes
+    this.#stats.malformedPackets += malformed - a.seenMalformed
+    a.seenPackets = packets
+    a.seenBytes = bytes
+    a.seenMalformed = malformed
+  }
+
   /** Whether the current connection is read by the native reader (native/ingest) rather than the Node socket. */
   get readsNatively(): boolean {
     return this.#nativeReader !== undefined && !this.#nativeReader.closed && this.#socket !== undefined
@@ -743,10 +836,14 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
 
   #onInterleaved(channel: number, data: Buffer): void {
     this.#lastDataAt = Date.now()
-    this.stats.bytes += data.length
+    if (this.#assembled?.channel === channel) {
+      this.#assembled.assembly.feed(data) // read by the JavaScript parser while it held a partial message
+      return
+    }
+    this.#stats.bytes += data.length
     const ch = this.#channels.get(channel)
     if (!ch) {
-      this.stats.malformedPackets++
+      this.#stats.malformedPackets++
       return
     }
     this.#onMedia(ch.track, ch.rtcp, data)
@@ -756,18 +853,18 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     try {
       if (rtcp) {
         const packets = parseRtcp(data)
-        this.stats.rtcpPackets++
+        this.#stats.rtcpPackets++
         this.#noteRtcp(track, packets)
         this.emit('rtcp', track, packets, data)
       } else {
         const packet = parseRtpPacket(data)
-        this.stats.rtpPackets++
+        this.#stats.rtpPackets++
         this.#noteRtp(track, packet)
         this.emit('rtp', track, packet)
       }
     } catch (err) {
       if (!(err instanceof RtpParseError)) throw err
-      this.stats.malformedPackets++
+      this.#stats.malformedPackets++
     }
   }
 
@@ -796,6 +893,12 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     if (this.#noDataTimeoutMs > 0) {
       const tick = Math.max(50, Math.min(1000, this.#noDataTimeoutMs / 4))
       this.#watchdogTimer = setInterval(() => {
+        // Natively assembled packets reach JavaScript per frame, not per packet: their bytes count.
+        const a = this.#assembled
+        if (a && a.assembly.counters[FrameCounter.bytes] !== a.watchedBytes) {
+          a.watchedBytes = a.assembly.counters[FrameCounter.bytes]!
+          this.#lastDataAt = Date.now()
+        }
         const idle = Date.now() - this.#lastDataAt
         if (idle > this.#noDataTimeoutMs) {
           if (this.#udp.length > 0 && !this.#udpReceived) this.#failWithTeardown(this.#udpNoDataError(idle))
@@ -823,7 +926,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     const url = this.#sdp?.url ?? this.url
     this.request(method, url)
       .then((res) => {
-        this.stats.keepAlives++
+        this.#stats.keepAlives++
         if (res.status === 454) this.#fail(new RtspStatusError(method, res.status, res.statusText, url))
         else if (method === 'GET_PARAMETER' && (res.status === 405 || res.status === 501)) this.#keepAliveMethod = 'OPTIONS'
       })
@@ -915,12 +1018,12 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     if (this.#state === 'closed') return
     const port = pair.peerPorts?.[rtcp ? 1 : 0]
     if (normalizeAddress(rinfo.address) !== pair.peer || (port !== undefined && rinfo.port !== port)) {
-      this.stats.udpIgnored++
+      this.#stats.udpIgnored++
       return
     }
     this.#udpReceived = true
     this.#lastDataAt = Date.now()
-    this.stats.bytes += msg.length
+    this.#stats.bytes += msg.length
     this.#onMedia(pair.track, rtcp, msg)
   }
 
@@ -954,7 +1057,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
   #sendUdp(socket: dgram.Socket, buf: Buffer, port: number, address: string, rtcp = true): void {
     try {
       socket.send(buf, port, address)
-      if (rtcp) this.stats.rtcpSent++
+      if (rtcp) this.#stats.rtcpSent++
     } catch {
       // Socket closed under us: close() is running.
     }
@@ -970,7 +1073,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
   /** RR (with a report block once the track's SSRC is known) + SDES CNAME: a valid compound packet. */
   #compoundRr(track: number): Buffer {
     const blocks: RtcpReportBlock[] = []
-    const r = this.#reception.get(track)
+    const r = this.#receptionOf(track)
     if (r) {
       const expected = r.maxSeq - r.baseSeq + 1
       const lost = expected - r.received
@@ -1013,8 +1116,28 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     r.lastTransit = transit
   }
 
+  /** A track's reception figures, brought up to date from the native assembler's for its track. */
+  #receptionOf(track: number): Reception | undefined {
+    const a = this.#assembled
+    if (a?.track === track && a.assembly.counters[FrameCounter.received]! > 0) {
+      const c = a.assembly.counters
+      const ssrc = c[FrameCounter.ssrc]!
+      let r = this.#reception.get(track)
+      if (!r || r.ssrc !== ssrc) {
+        const clockRate = this.#tracks.find((t) => t.index === track)?.media.clockRate ?? 90_000
+        r = { ssrc, unwrapper: new SequenceUnwrapper(), baseSeq: 0, maxSeq: 0, received: 0, expectedPrior: 0, receivedPrior: 0, clockRate, jitter: 0, lastTransit: undefined, lastSr: 0, lastSrAt: 0 }
+        this.#reception.set(track, r)
+      }
+      r.baseSeq = c[FrameCounter.baseSeq]!
+      r.maxSeq = c[FrameCounter.maxSeq]!
+      r.received = c[FrameCounter.received]!
+      r.jitter = c[FrameCounter.jitter]!
+    }
+    return this.#reception.get(track)
+  }
+
   #noteRtcp(track: number, packets: RtcpPacket[]): void {
-    const r = this.#reception.get(track)
+    const r = this.#receptionOf(track)
     if (!r) return
     for (const p of packets) {
       if (p.type === RtcpType.SR && 'ntpSeconds' in p && p.ssrc === r.ssrc) {

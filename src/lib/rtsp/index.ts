@@ -7,6 +7,8 @@ export {
   type RtspTrack,
   type RtspPlayResult,
   type RtspTransportKind,
+  type AssembledFrameHandler,
+  type AssembledFrameStats,
 } from './client.js'
 export {
   RtspError,
@@ -36,4 +38,4 @@ export {
   type RtpInfoEntry,
 } from './message.js'
 export { parseRtspUrl, redactUrl, type ParsedRtspUrl } from './url.js'
-export { InterleavedReader, nativeInterleavedReaderStatus, type InterleavedReaderHandlers } from './native-reader.js'
+export { FrameCounter, InterleavedReader, MAX_NATIVE_FRAME_BYTES, nativeInterleavedReaderStatus, type H264FrameAssembly, type InterleavedReaderHandlers } from './native-reader.js'

@@ -109,6 +109,41 @@ t.test('read through the Node socket (nativeReads: false, as without the native 
   t.equal(await c.closed, undefined)
 })
 
+t.test('assembleH264: frames assembled by the native reader, the same as H264Depacketizer makes of the packets', async (t) => {
+  const s = await server(t)
+  // Both clients share GStreamer's one pipeline, so they get the same RTP: frames match by timestamp.
+  const assembled = client(t, { url: s.url('/test') })
+  const byJs = client(t, { url: s.url('/test'), nativeReads: false })
+  const nativeFrames = new Map<number, { nalus: Buffer[]; keyframe: boolean }>()
+  let rtpEvents = 0
+  assembled.on('rtp', () => rtpEvents++)
+  assembled.assembleH264(0, (nalus, timestamp, keyframe) => nativeFrames.set(timestamp, { nalus: nalus.map((n) => Buffer.from(n)), keyframe }))
+  t.equal(assembled.assembledFrameStats(0), undefined, 'nothing assembled before PLAY')
+  await assembled.play()
+  await byJs.play()
+  const jsFrames = await collectFrames(byJs, 30)
+  // A client joining GStreamer's shared stream may begin in the middle of a keyframe (after its
+  // first NAL units): each client's first frame is left out.
+  const firstNative = nativeFrames.keys().next().value
+  const common = jsFrames.slice(1).filter((f) => nativeFrames.has(f.timestamp) && f.timestamp !== firstNative)
+  t.ok(common.length >= 20, `frames seen by both clients: ${common.length}`)
+  t.ok(
+    common.every((f) => {
+      const n = nativeFrames.get(f.timestamp)!
+      return n.keyframe === f.keyframe && n.nalus.length === f.nalus.length && n.nalus.every((b, i) => b.equals(f.nalus[i]!))
+    }),
+    'the same NAL units, keyframe flags and timestamps',
+  )
+  t.ok([...nativeFrames.values()][0]!.keyframe, 'the first assembled frame is a keyframe')
+  t.equal(rtpEvents, 0, "the track's packets are not emitted one by one")
+  const stats = assembled.assembledFrameStats(0)!
+  t.match(stats, { lostPackets: 0, latePackets: 0, unsupportedPackets: 0, droppedFrames: 0 })
+  t.equal(stats.frames, nativeFrames.size, 'counted as delivered')
+  t.ok(assembled.stats.rtpPackets >= stats.packets && stats.packets > stats.frames, "the client's packet count includes the assembled ones")
+  t.ok(assembled.stats.bytes > 10_000)
+  await Promise.all([assembled.close(), byJs.close()])
+})
+
 t.test('clients share one upstream pipeline; sessions are counted and released', async (t) => {
   const s = await server(t)
   const a = client(t, { url: s.url() })
