@@ -8,6 +8,11 @@ export type Db = Database.Database
 export interface Migration {
   id: string
   up: string | ((db: Db) => void)
+  /**
+   * The migration rebuilds tables (see neverReuseIds): it runs with foreign-key enforcement off,
+   * which SQLite allows only outside a transaction, and every key is checked before it commits.
+   */
+  rebuildsTables?: boolean
 }
 
 /**
@@ -45,14 +50,55 @@ export function migrate(db: Db, migrations: Migration[]): string[] {
   const record = db.prepare('INSERT INTO schema_migrations (id) VALUES (?)')
   for (const m of migrations) {
     if (done.has(m.id)) continue
-    db.transaction(() => {
-      if (typeof m.up === 'string') db.exec(m.up)
-      else m.up(db)
-      record.run(m.id)
-    })()
+    const keysWereOn = db.pragma('foreign_keys', { simple: true }) === 1
+    if (m.rebuildsTables) db.pragma('foreign_keys = OFF')
+    try {
+      db.transaction(() => {
+        if (typeof m.up === 'string') db.exec(m.up)
+        else m.up(db)
+        if (m.rebuildsTables) {
+          const broken = db.pragma('foreign_key_check') as unknown[]
+          if (broken.length > 0) throw new Error(`migration ${m.id} would leave ${broken.length} broken foreign keys: ${JSON.stringify(broken.slice(0, 3))}`)
+        }
+        record.run(m.id)
+      })()
+    } finally {
+      if (m.rebuildsTables && keysWereOn) db.pragma('foreign_keys = ON')
+    }
     applied.push(m.id)
   }
   return applied
+}
+
+/**
+ * Rebuilds `table` (whose key is `id INTEGER PRIMARY KEY`) with AUTOINCREMENT, so a deleted row's
+ * id is never given to a new row: without it SQLite reuses the highest id once that row is deleted,
+ * and what still names the old row (footage kept as evidence, audit entries, unit paths) would
+ * then name the new one. Ids go on from `highestIdUsed` when that is above every id present (the
+ * caller knows of rows deleted before this ran, e.g. from the audit log). Rows, indexes and
+ * triggers are kept; other tables' keys referring to it stay valid. For a migration with
+ * `rebuildsTables`. Does nothing if the table has AUTOINCREMENT already.
+ */
+export function neverReuseIds(db: Db, table: string, highestIdUsed = 0): void {
+  if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`not a table name: ${table}`)
+  const def = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) as { sql: string } | undefined
+  if (!def) throw new Error(`no table ${table}`)
+  if (/\bAUTOINCREMENT\b/i.test(def.sql)) return
+  const key = /\bid\s+INTEGER\s+PRIMARY\s+KEY\b/i
+  if (!key.test(def.sql)) throw new Error(`${table} has no "id INTEGER PRIMARY KEY" column`)
+  const rebuilt = `${table}__rebuilt`
+  const create = def.sql.replace(key, 'id INTEGER PRIMARY KEY AUTOINCREMENT').replace(/^CREATE TABLE\s+"?\w+"?/i, `CREATE TABLE ${rebuilt}`)
+  // Indexes and triggers go with the old table: kept to be made again on the new one.
+  const attached = db.prepare("SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') AND sql IS NOT NULL").all(table) as { sql: string }[]
+  const columns = (db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => `"${c.name}"`).join(', ')
+  db.exec(create)
+  db.exec(`INSERT INTO ${rebuilt} (${columns}) SELECT ${columns} FROM ${table}`)
+  db.exec(`DROP TABLE ${table}`)
+  db.exec(`ALTER TABLE ${rebuilt} RENAME TO ${table}`)
+  for (const a of attached) db.exec(a.sql)
+  const highest = Math.max(highestIdUsed, (db.prepare(`SELECT max(id) AS id FROM ${table}`).get() as { id: number | null }).id ?? 0)
+  db.prepare('DELETE FROM sqlite_sequence WHERE name = ?').run(table)
+  db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)').run(table, highest)
 }
 
 /**

@@ -59,6 +59,15 @@ const toContent = (r: AuditRowDb): ChainedContent => ({
   detail: r.detail,
 })
 
+/**
+ * The highest numeric id the audit log names for targets of `targetType` ('camera', 'unit', ...):
+ * rows deleted long ago included, so a migration can keep their ids from being given out again.
+ */
+export function highestAuditedId(db: Db, targetType: string): number {
+  const id = db.prepare("SELECT max(CAST(target_id AS INTEGER)) FROM audit_log WHERE target_type = ? AND target_id GLOB '[0-9]*'").pluck().get(targetType) as number | null
+  return id ?? 0
+}
+
 export class AuditStore {
   readonly #db: Db
   readonly #last

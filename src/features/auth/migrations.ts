@@ -1,4 +1,5 @@
-import type { Migration } from '../../core/db.js'
+import { neverReuseIds, type Migration } from '../../core/db.js'
+import { highestAuditedId } from '../audit/index.js'
 
 export const authMigrations: Migration[] = [
   {
@@ -31,5 +32,11 @@ export const authMigrations: Migration[] = [
       );
       CREATE INDEX sessions_user ON sessions (user_id);
     `,
+  },
+  {
+    // A deleted user's id is never given to a new one: the audit log still names its actions by it.
+    id: 'auth-002',
+    rebuildsTables: true,
+    up: (db) => neverReuseIds(db, 'users', highestAuditedId(db, 'user')),
   },
 ]

@@ -1,4 +1,5 @@
-import type { Migration } from '../../core/db.js'
+import { neverReuseIds, type Migration } from '../../core/db.js'
+import { highestAuditedId } from '../audit/index.js'
 
 export const orgMigrations: Migration[] = [
   {
@@ -21,5 +22,12 @@ export const orgMigrations: Migration[] = [
       );
       CREATE INDEX units_parent ON units (parent_id);
     `,
+  },
+  {
+    // A deleted unit's id is never given to a new one: unit paths in audit entries and evidence locks
+    // still name it, and a new unit reusing it would take over their scope.
+    id: 'org-002',
+    rebuildsTables: true,
+    up: (db) => neverReuseIds(db, 'units', highestAuditedId(db, 'unit')),
   },
 ]

@@ -1,4 +1,5 @@
-import type { Migration } from '../../core/db.js'
+import { neverReuseIds, type Migration } from '../../core/db.js'
+import { highestAuditedId } from '../audit/index.js'
 
 export const registryMigrations: Migration[] = [
   {
@@ -68,5 +69,12 @@ export const registryMigrations: Migration[] = [
         INSERT INTO cameras_fts (rowid, name, tags, serial, address) VALUES (new.id, new.name, new.tags, new.serial, new.address);
       END;
     `,
+  },
+  {
+    // A deleted camera's id is never given to a new one: its footage, kept as evidence, and the audit
+    // log still name it; a new camera reusing it would show the old camera's footage as its own.
+    id: 'registry-002',
+    rebuildsTables: true,
+    up: (db) => neverReuseIds(db, 'cameras', highestAuditedId(db, 'camera')),
   },
 ]

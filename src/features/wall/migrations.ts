@@ -1,4 +1,5 @@
-import type { Migration } from '../../core/db.js'
+import { neverReuseIds, type Migration } from '../../core/db.js'
+import { highestAuditedId } from '../audit/index.js'
 
 export const wallMigrations: Migration[] = [
   {
@@ -26,5 +27,11 @@ export const wallMigrations: Migration[] = [
       );
       CREATE INDEX tours_unit ON tours (unit_id);
     `,
+  },
+  {
+    // A deleted tour's id is never given to a new one: the audit log still names it.
+    id: 'wall-002',
+    rebuildsTables: true,
+    up: (db) => neverReuseIds(db, 'tours', highestAuditedId(db, 'tour')),
   },
 ]

@@ -100,6 +100,9 @@ t.test('CRUD: create, read, change, delete', async (t) => {
   t.equal((await tech.delete(`/api/cameras/${cam.id}`)).statusCode, 404)
   t.same(events, ['camera.created', 'camera.updated', 'camera.updated', 'camera.deleted'], 'each change is published on the bus')
   t.equal((await street.get(`/api/audit?action=camera.delete&targetId=${cam.id}`)).json.items.length, 1)
+  const newest = (await tech.post('/api/cameras', { name: 'after the delete', class: 3, kind: 'fixed', unitId: sq01.id })).json
+  t.ok(newest.id > cam.id, `a new camera gets a new id (${newest.id}), not the deleted one's: its footage and audit entries stay its own`)
+  await tech.delete(`/api/cameras/${newest.id}`)
 })
 
 t.test('create: what a schema cannot check is checked and named', async (t) => {
