@@ -8,7 +8,7 @@
  *   - a gap in sequence numbers breaks the frame in progress and any fragmented NAL unit;
  *   - a frame ends at its marker packet, or when the timestamp changes (a lost marker);
  *   - broken frames are dropped, and after one everything is dropped until the next keyframe
- *     (a frame with an IDR slice), as from the start;
+ *     (a frame with an IDR slice, whose first slice starts the picture), as from the start;
  *   - an SSRC change (the camera's encoder restarted) starts over.
  * Also the reception figures of an RTCP receiver report (RFC 3550 A.1, A.8), as the RTSP client
  * keeps them for JavaScript-read packets. Plain C, no Node-API: the reader owns the glue.
@@ -57,6 +57,8 @@ typedef struct h264_frames {
   int broken;
   uint32_t nalus;
   int idr;
+  int vcl_seen;       /* the frame's first slice came: starts_picture says whether it is the picture's first */
+  int starts_picture;
   int fragment_open;
   size_t fragment_at; /* offset in out of the open fragmented NAL unit's length prefix */
   int waiting;        /* for a keyframe */
@@ -100,7 +102,8 @@ static void h264f_finish(h264_frames_t *h, h264_frame_cb cb, void *ctx) {
     h->waiting = 1;
     return;
   }
-  if (h->waiting && !h->idr) {
+  /* A keyframe missing its first slice (a stream joined mid-frame) does not end the wait. */
+  if (h->waiting && !(h->idr && h->starts_picture)) {
     h->counters[H264F_DROPPED]++;
     return;
   }
@@ -130,8 +133,16 @@ static void h264f_put_length(uint8_t *at, uint32_t n) {
   at[3] = (uint8_t)n;
 }
 
+/* The frame's first slice NAL unit: first_mb_in_slice is 0 when the slice header's first bit is 1. */
+static void h264f_note_slice(h264_frames_t *h, int type, const uint8_t *header_rest, size_t rest) {
+  if (h->vcl_seen || type < 1 || type > 5) return;
+  h->vcl_seen = 1;
+  h->starts_picture = rest >= 1 && (header_rest[0] & 0x80) != 0;
+}
+
 static void h264f_whole_nal(h264_frames_t *h, const uint8_t *nal, size_t n) {
   if (h->broken || !h264f_room(h, 4 + n)) return;
+  h264f_note_slice(h, nal[0] & 0x1f, nal + 1, n - 1);
   h264f_put_length(h->out + h->len, (uint32_t)n);
   memcpy(h->out + h->len + 4, nal, n);
   h->len += 4 + n;
@@ -186,6 +197,7 @@ static void h264f_payload(h264_frames_t *h, const uint8_t *p, size_t n) {
       }
       if (h->broken || !h264f_room(h, 5 + (n - 2))) return;
       h->fragment_at = h->len;
+      h264f_note_slice(h, p[1] & 0x1f, p + 2, n - 2);
       h->out[h->len + 4] = (uint8_t)((p[0] & 0xe0) | (p[1] & 0x1f));
       memcpy(h->out + h->len + 5, p + 2, n - 2);
       h->len += 5 + (n - 2);
@@ -313,6 +325,8 @@ static void h264f_packet(h264_frames_t *h, const uint8_t *p, size_t n, double no
     h->broken = 0;
     h->nalus = 0;
     h->idr = 0;
+    h->vcl_seen = 0;
+    h->starts_picture = 0;
     h->len = 0;
     h->fragment_open = 0;
   }

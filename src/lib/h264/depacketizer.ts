@@ -2,7 +2,7 @@ import { ByteArena } from '../bytes/index.js'
 import type { RtpPacket } from '../rtp/packet.js'
 import { seqDiff } from '../rtp/sequence.js'
 import type { AccessUnit } from './access-unit.js'
-import { H264NalType, isH264Keyframe } from './nal.js'
+import { H264NalType, h264StartsPicture, isH264Keyframe } from './nal.js'
 
 export interface DepacketizerStats {
   packets: number
@@ -68,6 +68,8 @@ export abstract class VideoDepacketizer {
 
   protected abstract decodePayload(payload: Buffer): PayloadResult
   protected abstract isKeyframe(nalus: readonly Buffer[]): boolean
+  /** Whether the access unit holds its picture's first slice (see h264StartsPicture). */
+  protected abstract startsPicture(nalus: readonly Buffer[]): boolean
 
   /** Pieces of a fragmented NAL unit (H.264 FU-A, H.265 FU) being reassembled. */
   #fragments: Buffer[] | undefined
@@ -173,7 +175,9 @@ export abstract class VideoDepacketizer {
       return
     }
     const keyframe = this.isKeyframe(p.nalus)
-    if (this.#waiting && !keyframe) {
+    // Waiting (at the start, after a loss) for a keyframe that is whole: one whose first packets
+    // came before ours (a stream joined mid-frame) would show a picture missing its top slices.
+    if (this.#waiting && !(keyframe && this.startsPicture(p.nalus))) {
       this.stats.droppedFrames++
       return
     }
@@ -216,5 +220,9 @@ export class H264Depacketizer extends VideoDepacketizer {
 
   protected isKeyframe(nalus: readonly Buffer[]): boolean {
     return isH264Keyframe(nalus)
+  }
+
+  protected startsPicture(nalus: readonly Buffer[]): boolean {
+    return h264StartsPicture(nalus)
   }
 }

@@ -1,5 +1,5 @@
 export { BitReader, BitstreamError, removeEmulationPrevention } from './bit-reader.js'
-export { H264NalType, h264NalType, isH264Vcl, isH264Keyframe, splitAnnexB, joinAnnexB } from './nal.js'
+export { H264NalType, h264NalType, isH264Vcl, isH264Keyframe, h264StartsPicture, splitAnnexB, joinAnnexB } from './nal.js'
 export { parseH264Sps, parseH264PpsIds, type H264SpsInfo } from './sps.js'
 export { type AccessUnit, accessUnitSize } from './access-unit.js'
 export {

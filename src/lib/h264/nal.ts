@@ -42,6 +42,16 @@ export function isH264Keyframe(nalus: readonly Buffer[]): boolean {
   return nalus.some((n) => h264NalType(n) === H264NalType.IDR)
 }
 
+/**
+ * Whether the access unit holds its picture's first slice: its first slice has first_mb_in_slice
+ * 0 (ue(v) coded, so the slice header's first bit is 1). One that does not lost its beginning,
+ * e.g. a stream joined in the middle of a multi-slice frame.
+ */
+export function h264StartsPicture(nalus: readonly Buffer[]): boolean {
+  for (const n of nalus) if (isH264Vcl(h264NalType(n))) return n.length >= 2 && (n[1]! & 0x80) !== 0
+  return false
+}
+
 const START_CODE = Buffer.from([0, 0, 0, 1])
 
 /** Splits an Annex B byte stream (00 00 01 / 00 00 00 01 start codes) into NAL units. */

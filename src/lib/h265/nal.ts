@@ -39,3 +39,12 @@ export function isH265Irap(type: number): boolean {
 export function isH265Keyframe(nalus: readonly Buffer[]): boolean {
   return nalus.some((n) => isH265Irap(h265NalType(n)))
 }
+
+/**
+ * Whether the access unit holds its picture's first slice segment (first_slice_segment_in_pic_flag,
+ * the first bit after the 2-byte NAL header, set on its first one). See h264StartsPicture.
+ */
+export function h265StartsPicture(nalus: readonly Buffer[]): boolean {
+  for (const n of nalus) if (isH265Vcl(h265NalType(n))) return n.length >= 3 && (n[2]! & 0x80) !== 0
+  return false
+}

@@ -1,6 +1,6 @@
 import { VideoDepacketizer, type PayloadResult } from '../h264/depacketizer.js'
 import { VideoRtpPacketizer, type PayloadAllocator, type VideoRtpPacketizerOptions } from '../h264/packetizer.js'
-import { H265NalType, h265NalType, isH265Keyframe } from './nal.js'
+import { H265NalType, h265NalType, h265StartsPicture, isH265Keyframe } from './nal.js'
 
 /**
  * RFC 7798 depacketizer: single NAL unit packets, aggregation packets (AP) and fragmentation
@@ -38,6 +38,10 @@ export class H265Depacketizer extends VideoDepacketizer {
 
   protected isKeyframe(nalus: readonly Buffer[]): boolean {
     return isH265Keyframe(nalus)
+  }
+
+  protected startsPicture(nalus: readonly Buffer[]): boolean {
+    return h265StartsPicture(nalus)
   }
 }
 

@@ -85,6 +85,23 @@ t.test('loss drops frames until the next IRAP', async (t) => {
   t.equal(dep.stats.lostPackets, 1)
 })
 
+t.test('an IRAP picture missing its first slice segment (a stream joined mid-frame) does not end the wait for a keyframe', async (t) => {
+  const continuing = (size: number) => {
+    const n = nal(H265NalType.IDR_W_RADL, size)
+    n[2] = 0x2b // first_slice_segment_in_pic_flag 0
+    return n
+  }
+  const p = new H265RtpPacketizer()
+  const packets = [
+    ...p.packetize({ nalus: [continuing(2000), continuing(500)], timestamp: 0 }),
+    ...p.packetize({ nalus: [nal(H265NalType.TRAIL_R, 300)], timestamp: 1 }),
+    ...p.packetize({ nalus: [nal(H265NalType.IDR_W_RADL, 2000), continuing(500)], timestamp: 2 }),
+  ]
+  const dep = new H265Depacketizer()
+  t.same(packets.flatMap((pk) => dep.push(pk)).map((a) => a.timestamp), [2], 'the partial keyframe and the frame after it dropped; the whole keyframe delivered')
+  t.equal(dep.stats.droppedFrames, 2)
+})
+
 t.test('VPS/SPS/PPS injected before IRAP pictures that lack them', async (t) => {
   const ps = new H265ParameterSets([VPS!, SPS!, PPS!])
   t.match(ps.spsInfo, { width: 2688, height: 1520 })

@@ -139,11 +139,15 @@ function rtp(payload: Buffer, o: RtpOptions): Buffer {
   return Buffer.concat([header, ext, payload, padding])
 }
 
-/** A NAL unit of `type` with `size` bytes in all, its body a pattern that tells units apart. */
-function nal(type: number, size: number, tag: number): Buffer {
+/**
+ * A NAL unit of `type` with `size` bytes in all, its body a pattern that tells units apart. A
+ * slice is its picture's first (first_mb_in_slice 0) unless `firstSlice` is false.
+ */
+function nal(type: number, size: number, tag: number, firstSlice = true): Buffer {
   const b = Buffer.alloc(size)
   b[0] = 0x60 | type
   for (let i = 1; i < size; i++) b[i] = (tag * 31 + i) & 0xff
+  if (type >= 1 && type <= 5 && size >= 2) b[1] = firstSlice ? b[1]! | 0x80 : b[1]! & 0x7f
   return b
 }
 
@@ -209,7 +213,7 @@ function impairedStream(seed: number, frameCount: number, gop: number): Buffer[]
     const nalus = key ? [nal(9, 2, tag++), nal(7, 14, tag++), nal(8, 4, tag++)] : [nal(9, 2, tag++)]
     for (let s = 0; s < slices; s++) {
       const size = key ? 20_000 + Math.floor(random() * 100_000) : 50 + Math.floor(random() * 6000)
-      nalus.push(nal(key ? 5 : 1, size, tag++))
+      nalus.push(nal(key ? 5 : 1, size, tag++, s === 0))
     }
     const payloads = payloadsOf(nalus)
     payloads.forEach((payload, i) => {
@@ -227,7 +231,8 @@ function impairedStream(seed: number, frameCount: number, gop: number): Buffer[]
     }
   }
   const out: Buffer[] = []
-  for (let i = 0; i < packets.length; i++) {
+  // Joined in the middle of the first frame, as a client of a camera's shared stream may be.
+  for (let i = Math.floor(random() * 3); i < packets.length; i++) {
     const p = packets[i]!
     const r = random()
     if (r < 0.004) continue // lost
@@ -296,8 +301,20 @@ t.test('single NAL units, STAP-A and FU-A: the same frames as H264Depacketizer',
 
 t.test('loss, late and duplicate packets, a lost marker, padding, extensions, CSRCs, empty and unsupported payloads', async (t) => {
   const key = [stapA(nal(7, 14, 1), nal(8, 4, 2)), ...fuA(nal(5, 4000, 3), 1200)]
-  const cases: [string, (seq: () => number) => Buffer[]][] = [
+  // [what, packets, the timestamps of the frames expected (when the case is about which come)]
+  const cases: [string, (seq: () => number) => Buffer[], number[]?][] = [
     ['frames before the first keyframe are dropped', (seq) => [rtp(nal(1, 100, 9), { seq: seq(), timestamp: 0, marker: true }), ...key.map((p, i) => rtp(p, { seq: seq(), timestamp: 3600, marker: i === key.length - 1 }))]],
+    [
+      'joined in the middle of a multi-slice keyframe: it is dropped, and frames wait for a whole one',
+      (seq) => {
+        const slices = [nal(5, 900, 1), nal(5, 900, 2, false), nal(5, 900, 3, false)]
+        const partial = slices.slice(1).map((p, i, all) => rtp(p, { seq: seq(), timestamp: 0, marker: i === all.length - 1 }))
+        const next = rtp(nal(1, 300, 4), { seq: seq(), timestamp: 3600, marker: true })
+        const whole = slices.map((p, i, all) => rtp(p, { seq: seq(), timestamp: 7200, marker: i === all.length - 1 }))
+        return [...partial, next, ...whole]
+      },
+      [7200],
+    ],
     [
       'a lost FU-A piece breaks the frame, and frames wait for the next keyframe',
       (seq) => {
@@ -390,11 +407,12 @@ t.test('loss, late and duplicate packets, a lost marker, padding, extensions, CS
       ],
     ],
   ]
-  for (const [what, build] of cases) {
+  for (const [what, build, expected] of cases) {
     let next = 100
     const packets = build(() => next++)
     await t.test(what, async (t) => {
-      await expectSame(t, packets, what)
+      const js = await expectSame(t, packets, what)
+      if (expected) t.same(js.frames.map((f) => f.timestamp), expected, 'the frames expected')
     })
   }
 })
