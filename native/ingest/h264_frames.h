@@ -243,9 +243,10 @@ static void h264f_reception(h264_frames_t *h, uint16_t seq, uint32_t timestamp, 
   /* Interarrival jitter (RFC 3550 A.8), as the client computes it for JavaScript-read packets. */
   int64_t transit = (int64_t)(now_ms * h->clock_rate / 1000.0 + 0.5) - (int64_t)timestamp;
   if (h->have_transit) {
-    int32_t d = (int32_t)(uint32_t)(transit - h->last_transit);
+    /* in double: the 32-bit difference may be INT32_MIN, whose negation an int cannot hold */
+    double d = (double)(int32_t)(uint32_t)(transit - h->last_transit);
     if (d < 0) d = -d;
-    c[H264F_JITTER] += ((double)d - c[H264F_JITTER]) / 16.0;
+    c[H264F_JITTER] += (d - c[H264F_JITTER]) / 16.0;
   }
   h->last_transit = transit;
   h->have_transit = 1;

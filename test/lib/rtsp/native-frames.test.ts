@@ -428,6 +428,62 @@ t.test('impaired camera streams (seeded): the same frames and counts as H264Depa
   t.ok(Object.values(total).every((n) => n > 0), `the streams had every impairment: ${JSON.stringify(total)}`)
 })
 
+/** Packets as a broken or hostile camera might send: any header bits, any lengths, payloads that lie about their sizes. */
+function garbageStream(seed: number, count: number): Buffer[] {
+  const random = prng(seed)
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!
+  const pool = Buffer.from(Array.from({ length: 1 << 16 }, () => Math.floor(random() * 256)))
+  const bytes = (n: number) => {
+    const at = Math.floor(random() * (pool.length - n))
+    return pool.subarray(at, at + n)
+  }
+  const out: Buffer[] = []
+  let seq = 0
+  let ts = 0
+  for (let i = 0; i < count; i++) {
+    seq += pick([1, 1, 1, 1, 0, 2, 5, -1, 30_000])
+    if (random() < 0.2) ts += pick([3600, 1, -3600, 2 ** 31])
+    const payloadType = pick([1, 5, 5, 7, 8, 24, 24, 28, 28, 28, 0, 25, 29, 31])
+    let payload: Buffer
+    if (payloadType === 24) {
+      // STAP-A whose sizes may overrun, be zero or leave a byte over
+      const parts = [Buffer.of(0x78)]
+      for (let n = Math.floor(random() * 4); n > 0; n--) {
+        const size = pick([0, 1, 5, 300, 65_535])
+        const real = random() < 0.7 ? size : Math.floor(random() * 10)
+        parts.push(Buffer.of(size >> 8, size & 0xff), Buffer.concat([Buffer.of(pick([0x65, 0x41, 0x67])), bytes(Math.max(0, real - 1))]))
+      }
+      if (random() < 0.2) parts.push(Buffer.of(7))
+      payload = Buffer.concat(parts)
+    } else if (payloadType === 28 || payloadType === 29) {
+      payload = Buffer.concat([Buffer.of(0x60 | payloadType, (random() < 0.3 ? 0x80 : 0) | (random() < 0.3 ? 0x40 : 0) | pick([1, 5, 5, 7])), bytes(pick([0, 1, 100, 1400, 3000]))])
+    } else {
+      payload = Buffer.concat([Buffer.of(0x60 | payloadType), bytes(pick([0, 1, 2, 50, 1400]))])
+    }
+    if (random() < 0.05) payload = Buffer.alloc(0)
+    const packet = rtp(payload, {
+      seq,
+      timestamp: ts,
+      marker: random() < 0.3,
+      ssrc: pick([1, 1, 1, 1, 2]),
+      padding: random() < 0.05 ? 1 + Math.floor(random() * 8) : 0,
+      extensionWords: random() < 0.05 ? Math.floor(random() * 4) : undefined,
+      csrcs: random() < 0.03 ? Math.floor(random() * 16) : 0,
+    })
+    const r = random()
+    if (r < 0.03) packet[0] = Math.floor(random() * 256) // any version, flags, CSRC count
+    else if (r < 0.05) packet[packet.length - 1] = Math.floor(random() * 256) // any padding length
+    out.push(r < 0.07 ? packet.subarray(0, Math.floor(random() * packet.length)) : packet)
+  }
+  return out
+}
+
+t.test('garbage from a broken camera (seeded): no crash, and the same frames and counts as H264Depacketizer', async (t) => {
+  let frames = 0
+  for (const seed of [11, 12, 13, 14]) frames += (await expectSame(t, garbageStream(seed, 20_000), `garbage seed ${seed}`)).counts.frames
+  t.ok(frames > 100, `frames came through the garbage (${frames}), so delivery was exercised too`)
+})
+
 t.test('a frame larger than the assembly buffer is dropped as broken; the next keyframe comes through', async (t) => {
   const huge = fuA(nal(5, MAX_NATIVE_FRAME_BYTES + 10_000, 1), 1400)
   const next = [nal(7, 14, 2), nal(8, 4, 3), nal(5, 3000, 4)]
