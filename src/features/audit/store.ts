@@ -64,6 +64,8 @@ const toContent = (r: AuditRowDb): ChainedContent => ({
  * rows deleted long ago included, so a migration can keep their ids from being given out again.
  */
 export function highestAuditedId(db: Db, targetType: string): number {
+  // A store with no audit log (a feature's tables migrated on their own) has audited nothing.
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'").get() === undefined) return 0
   const id = db.prepare("SELECT max(CAST(target_id AS INTEGER)) FROM audit_log WHERE target_type = ? AND target_id GLOB '[0-9]*'").pluck().get(targetType) as number | null
   return id ?? 0
 }
