@@ -121,7 +121,7 @@ t.test('assembleH264: frames assembled by the native reader, the same as H264Dep
   t.equal(assembled.assembledFrameStats(0), undefined, 'nothing assembled before PLAY')
   await assembled.play()
   await byJs.play()
-  const jsFrames = await collectFrames(byJs, 30)
+  const jsFrames = await collectFrames(byJs, 60)
   // A client joining GStreamer's shared stream may begin in the middle of a keyframe (after its
   // first NAL units): each client's first frame is left out.
   const firstNative = nativeFrames.keys().next().value
@@ -137,7 +137,11 @@ t.test('assembleH264: frames assembled by the native reader, the same as H264Dep
   t.ok([...nativeFrames.values()][0]!.keyframe, 'the first assembled frame is a keyframe')
   t.equal(rtpEvents, 0, "the track's packets are not emitted one by one")
   const stats = assembled.assembledFrameStats(0)!
-  t.match(stats, { lostPackets: 0, latePackets: 0, unsupportedPackets: 0, droppedFrames: 0 })
+  // Not lostPackets 0: on a loaded machine GStreamer's server was seen to leave out one packet
+  // right after PLAY (a sequence gap in the very bytes read from the socket), and the frames until
+  // the next keyframe are then dropped, as they must be.
+  t.match(stats, { latePackets: 0, unsupportedPackets: 0 })
+  t.ok(stats.droppedFrames <= stats.lostPackets * 60, `frames dropped (${stats.droppedFrames}) only after a loss (${stats.lostPackets} packets)`)
   t.equal(stats.frames, nativeFrames.size, 'counted as delivered')
   t.ok(assembled.stats.rtpPackets >= stats.packets && stats.packets > stats.frames, "the client's packet count includes the assembled ones")
   t.ok(assembled.stats.bytes > 10_000)
