@@ -131,6 +131,19 @@ function hostAddress(): string {
 }
 
 interface ViewerStats { received: number; expected: number; lost: number; gapEvents: number; skippedAtStart: number; skippedLater: number }
+/**
+ * Host-wide UDP receive-buffer drops (RcvbufErrors in /proc/net/snmp). On loopback the relay's
+ * sends land in the receivers' socket buffers: a loss the receivers count that this also counts
+ * was dropped there (a receivers' process too slow to drain them), not by the relay.
+ */
+function udpRcvbufErrors(): number {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'))
+  const names = lines[0]?.split(/\s+/) ?? []
+  const values = lines[1]?.split(/\s+/) ?? []
+  const at = names.indexOf('RcvbufErrors')
+  return at > 0 ? Number(values[at]) : NaN
+}
+
 interface RelayResult {
   baselineCpu: number
   cpu: Record<number, number>
@@ -138,6 +151,8 @@ interface RelayResult {
   deliveredPerViewerS: Record<number, number>
   firstPacketMs: number[]
   lossAtTop: ViewerStats[]
+  /** UDP datagrams the kernel dropped at a full receive buffer, host-wide, while the viewers joined and watched */
+  rcvbufDrops: number
   eld: { max: number; p99: number; stalls: number; worstStall: number }[]
   ttff: number[]
   /** the unmeasured warm-up join: a fresh page's first peer connection */
@@ -190,8 +205,9 @@ try {
       await rx.ask(JSON.stringify({ cmd: 'closeAll' }), (l) => l.startsWith('{'))
       await sleep(SETTLE_S * 1000)
     }
-    const res: RelayResult = { baselineCpu: await cpuPercent(pid, WINDOW_S), cpu: {}, deliveredPerViewerS: {}, firstPacketMs: [], lossAtTop: [], eld: [], ttff: [], answered: [], post: [], connected: [], latency: [] }
+    const res: RelayResult = { baselineCpu: await cpuPercent(pid, WINDOW_S), cpu: {}, deliveredPerViewerS: {}, firstPacketMs: [], lossAtTop: [], rcvbufDrops: 0, eld: [], ttff: [], answered: [], post: [], connected: [], latency: [] }
     let have = 0
+    const dropsBefore = udpRcvbufErrors()
     const receivedTotal = async () => (JSON.parse(await rx.ask(JSON.stringify({ cmd: 'stats' }), (l) => l.startsWith('{'))) as { viewers: ViewerStats[] }).viewers.reduce((a, v) => a + v.received, 0)
     for (const n of STEPS) {
       if (target === 'gateway') await gw.ask('eld-reset', (l) => l === 'OK')
@@ -214,6 +230,7 @@ try {
     }
     const stats = JSON.parse(await rx.ask(JSON.stringify({ cmd: 'stats' }), (l) => l.startsWith('{'))) as { viewers: ViewerStats[] }
     res.lossAtTop = stats.viewers
+    res.rcvbufDrops = udpRcvbufErrors() - dropsBefore
     if (target === 'gateway') {
       // How the gateway protected and sent the viewers' packets (native SRTP module or werift's).
       const metrics = await (await fetch(`${base}/metrics`)).text()
@@ -297,6 +314,7 @@ for (const [name, r] of [['gateway', g], ['janus', j]] as const) {
   figures[`${name} packets lost per viewer @${top} (mean)`] = { value: lost.reduce((a, b) => a + b, 0) / Math.max(1, lost.length), unit: 'packets', target: 0, better: 'lower' }
   figures[`${name} viewers with loss @${top}`] = { value: r.lossAtTop.filter((v) => v.lost > 0).length, unit: 'viewers', target: 0, better: 'lower' }
   figures[`${name} sequence gaps @${top} (all viewers)`] = { value: r.lossAtTop.reduce((a, v) => a + v.gapEvents, 0), unit: 'gaps', better: 'lower' }
+  figures[`${name} host UDP receive-buffer drops while viewers joined and watched`] = { value: r.rcvbufDrops, unit: 'packets', better: 'lower' }
   figures[`${name} packets skipped in a viewer's own first 2 s (all viewers)`] = { value: r.lossAtTop.reduce((a, v) => a + v.skippedAtStart, 0), unit: 'packets', better: 'lower' }
   figures[`${name} packets skipped later, while others join (all viewers)`] = { value: r.lossAtTop.reduce((a, v) => a + v.skippedLater, 0), unit: 'packets', better: 'lower' }
   figures[`${name} first RTP packet p50 (werift receivers)`] = { value: median(r.firstPacketMs), unit: 'ms', better: 'lower' }
@@ -321,7 +339,7 @@ notes.push(
   `source: GStreamer RTSP server (scripts/rtsp-test-server.py) 1280x720 25 fps, x264 zerolatency 2000 kbit/s, keyframe every 50 frames (2 s), wall-clock stamp strip; gateway over RTSP/TCP, Janus over RTSP/UDP, both on loopback`,
   `CPU: utime+stime from /proc/<pid>/stat over ${WINDOW_S} s windows (${2 + SETTLE_S} s after the joins), of the gateway child process and of the janus process, after an unmeasured round of 8 viewers for ${WARMUP_S} s on each (the gateway's JIT warm-up; the same for Janus); "per viewer" = total / viewers (includes ingest), "marginal" = (total@${STEPS[STEPS.length - 1]} − idle) / ${STEPS[STEPS.length - 1]}`,
   `gateway: its own process, compiled JavaScript from dist/ (tsconfig.build.json's build plus bench/relay/gateway-child.ts) under plain node ${GATEWAY_NODE_FLAGS.join(' ')} (scripts/gateway-node-flags, as scripts/start.sh and the Dockerfile run it), no tsx`,
-  `receivers: werift RTCPeerConnections (no decoding) in one Node child; SRTP decryption skipped after DTLS (sequence numbers read from the SRTP header, see receivers-child.ts), so no NACK is sent: loss = expected − distinct seqs received, on the wire before any repair; gap events = forward jumps (one jump of hundreds of packets is a sequence discontinuity, many small ones are drops)`,
+  `receivers: werift RTCPeerConnections (no decoding) in one Node child; SRTP decryption skipped after DTLS (sequence numbers read from the SRTP header, see receivers-child.ts), so no NACK is sent: loss = expected − distinct seqs received, on the wire before any repair; gap events = forward jumps (one jump of hundreds of packets is a sequence discontinuity, many small ones are drops); "host UDP receive-buffer drops" is the kernel's RcvbufErrors over the joins and windows, host-wide: loss the receivers count that it also counts was dropped at their own full socket buffers (a receivers' process too slow to drain a fast-start burst on a busy machine), not by the relay`,
   `receivers process CPU (% of one core) during the windows: ${Object.entries(receiverCpu).map(([k, v]) => `${k} ${v.toFixed(0)}%`).join(', ')}`,
   `TTFF: headless Chromium, request (offer creation) → first framesDecoded > 0 (getStats every 10 ms), 8 joins one after another after one unmeasured warm-up join, each viewer closed before the next, random 0.3–1 s between joins; the gateway sends the cached GOP (stream pinned); Janus's TTFF well under the 1 s mean keyframe wait suggests it gets a keyframe on demand (its RTSP session is UDP with RTCP, which the GStreamer server honours). the gateway is joined as the web application joins (WHEP with trickle ICE: offer POSTed at once, candidates PATCHed); Janus is joined with its own API, Chromium's answer sent once gathered (its "offer received" is Janus's watch round trip)`,
   `glass-to-glass: the source draws Date.now() (32 bits of ms) as a block strip just before encoding; the page reads it back from each presented frame (requestVideoFrameCallback → canvas) and subtracts it from the frame's expected display time; includes encode, RTSP, relay, jitter buffer, decode, render — the same for both relays, so "added vs janus" is the gateway's extra over a C relay`,
