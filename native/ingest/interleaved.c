@@ -72,6 +72,19 @@ static napi_value throw_type(napi_env env, const char *msg) {
   return NULL;
 }
 
+/* A Buffer argument's bytes and length; false if `v` is not a Buffer. */
+static bool buffer_arg(napi_env env, napi_value v, void **data, size_t *len) {
+  bool is_buffer = false;
+  return napi_is_buffer(env, v, &is_buffer) == napi_ok && is_buffer && napi_get_buffer_info(env, v, data, len) == napi_ok;
+}
+
+/* The reader behind a handle open() returned; NULL if `v` is not one. */
+static reader_t *reader_arg(napi_env env, napi_value v) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || !data) return NULL;
+  return (reader_t *)data;
+}
+
 /* Calls a JavaScript function as an async callback (so its nextTicks and promises run after it). */
 static napi_status call_js(reader_t *r, napi_ref fn_ref, int argc, napi_value *argv, napi_value *result) {
   napi_env env = r->env;
@@ -138,10 +151,9 @@ static void on_frame(void *ctx, size_t length, uint32_t timestamp, int keyframe)
   napi_create_uint32(env, timestamp, &argv[3]);
   napi_get_boolean(env, keyframe != 0, &argv[4]);
   if (call_js(r, r->on_frame_ref, 5, argv, &result) == napi_ok && !in_slab && result != NULL && !r->closing) {
-    bool is_buffer = false;
     void *data = NULL;
     size_t cap = 0;
-    if (napi_is_buffer(env, result, &is_buffer) == napi_ok && is_buffer && napi_get_buffer_info(env, result, &data, &cap) == napi_ok && cap >= length) {
+    if (buffer_arg(env, result, &data, &cap) && cap >= length) {
       if (r->slab_ref) napi_delete_reference(env, r->slab_ref);
       napi_create_reference(env, result, 1, &r->slab_ref);
       r->slab = data;
@@ -319,10 +331,9 @@ static napi_value open_reader(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5) return throw_type(env, "open(fd, buffer, holdMs, onData, onEnd)");
   int32_t fd;
   if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return throw_type(env, "fd must be a descriptor");
-  bool is_buffer = false;
   void *data = NULL;
   size_t cap = 0;
-  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[1], &data, &cap) != napi_ok || cap < 65540)
+  if (!buffer_arg(env, argv[1], &data, &cap) || cap < 65540)
     return throw_type(env, "buffer must be a Buffer of at least 65540 bytes (one interleaved unit)");
   uint32_t hold_ms;
   if (napi_get_value_uint32(env, argv[2], &hold_ms) != napi_ok || hold_ms < 1 || hold_ms > 10000) return throw_type(env, "holdMs must be an integer from 1 to 10000");
@@ -391,17 +402,10 @@ static napi_value open_reader(napi_env env, napi_callback_info info) {
 static napi_value close_reader(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok || !data)
-    return throw_type(env, "close(reader)");
-  reader_close((reader_t *)data);
+  reader_t *r = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !(r = reader_arg(env, argv[0]))) return throw_type(env, "close(reader)");
+  reader_close(r);
   return NULL;
-}
-
-static reader_t *reader_arg(napi_env env, napi_value v) {
-  void *data = NULL;
-  if (napi_get_value_external(env, v, &data) != napi_ok || !data) return NULL;
-  return (reader_t *)data;
 }
 
 /*
@@ -420,10 +424,9 @@ static napi_value assemble(napi_env env, napi_callback_info info) {
   if (r->frames_channel >= 0) return throw_type(env, "frames are assembled already");
   int32_t channel;
   if (napi_get_value_int32(env, argv[1], &channel) != napi_ok || channel < 0 || channel > 255) return throw_type(env, "channel must be an integer from 0 to 255");
-  bool is_buffer = false;
   void *out = NULL;
   size_t cap = 0;
-  if (napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[2], &out, &cap) != napi_ok || cap < 65536)
+  if (!buffer_arg(env, argv[2], &out, &cap) || cap < 65536)
     return throw_type(env, "frameBuffer must be a Buffer of at least 65536 bytes");
   bool is_typed = false;
   napi_typedarray_type type;
@@ -452,10 +455,9 @@ static napi_value feed(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return throw_type(env, "feed(reader, unit)");
   reader_t *r = reader_arg(env, argv[0]);
   if (!r) return throw_type(env, "reader must be an open reader");
-  bool is_buffer = false;
   void *data = NULL;
   size_t n = 0;
-  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) return throw_type(env, "unit must be a Buffer");
+  if (!buffer_arg(env, argv[1], &data, &n)) return throw_type(env, "unit must be a Buffer");
   if (r->closing || r->frames_channel < 0) return NULL;
   h264f_packet(&r->frames, (const uint8_t *)data, n, now_ms(), on_frame, r);
   return NULL;

@@ -50,7 +50,7 @@ export function migrate(db: Db, migrations: Migration[]): string[] {
   const record = db.prepare('INSERT INTO schema_migrations (id) VALUES (?)')
   for (const m of migrations) {
     if (done.has(m.id)) continue
-    const keysWereOn = db.pragma('foreign_keys', { simple: true }) === 1
+    const keysWereOn = m.rebuildsTables === true && db.pragma('foreign_keys', { simple: true }) === 1
     if (m.rebuildsTables) db.pragma('foreign_keys = OFF')
     try {
       db.transaction(() => {
@@ -63,7 +63,7 @@ export function migrate(db: Db, migrations: Migration[]): string[] {
         record.run(m.id)
       })()
     } finally {
-      if (m.rebuildsTables && keysWereOn) db.pragma('foreign_keys = ON')
+      if (keysWereOn) db.pragma('foreign_keys = ON')
     }
     applied.push(m.id)
   }

@@ -50,7 +50,7 @@ export const FrameCounter = {
   /** interarrival jitter (RFC 3550 A.8), RTP timestamp units */
   jitter: 12,
 } as const
-const FRAME_COUNTERS = 13
+const FRAME_COUNTERS = Object.keys(FrameCounter).length
 
 /**
  * The largest frame assembled natively: a 4K keyframe at a high bitrate is 1–2 MB. A larger one is
