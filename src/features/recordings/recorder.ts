@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { SupervisedProcess } from '../../lib/ffmpeg/process.js'
 import { segmenterArgs } from '../../lib/ffmpeg/recording-args.js'
+import { timelineBreak } from '../../lib/media/index.js'
 import type { StreamSubscriber, VideoFrame } from '../media/index.js'
 
 /**
@@ -16,6 +17,11 @@ import type { StreamSubscriber, VideoFrame } from '../media/index.js'
  * Wall clock: the gateway's arrival time of each frame, smoothed over the segment with the
  * 90 kHz stream timestamps (the earliest arrival-implied start wins, since network delay only
  * ever adds), so segment durations come from the stream and not from arrival jitter.
+ *
+ * Footage is evidence, so its index never lies about time: a break in the stream's timeline (a
+ * timestamp that jumps back or ahead, a paused camera or host, see lib/media timelineBreak) ends
+ * the session at the last frame before it and a new one starts at the next keyframe; a camera's
+ * segments never start before the previous one ended, and never end before they start.
  */
 
 export interface FinishedSegment {
@@ -43,6 +49,12 @@ export interface RecorderOptions {
   onSegment: (seg: FinishedSegment) => void
   onOrphan: (file: string, cameraId: number, session: number, seq: number) => void
   log: { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void }
+  /**
+   * End of the camera's footage indexed before this recorder (ms): its first segment starts no
+   * earlier. Asked when the first segment is finished, so a recorder replacing another sees the
+   * other's last segment.
+   */
+  previousEndMs?: () => number
   /** restart the subscription when no frame arrived for this long */
   watchdogMs?: number
 }
@@ -78,6 +90,7 @@ class Session {
   prevEnd = 0
   seen = new Set<number>()
   ended = false
+  #announced: Promise<void>
 
   constructor(
     readonly rec: CameraRecorder,
@@ -86,6 +99,8 @@ class Session {
     readonly tick: number,
     startMs: number,
     opts: RecorderOptions,
+    /** settles when the previous session of this camera has announced its last segment */
+    previous: Promise<void>,
   ) {
     this.id = startMs
     this.date = utcDate(startMs)
@@ -94,8 +109,16 @@ class Session {
     const pattern = join(this.dir, `${this.id}-%05d.mp4`)
     // fps as the exact rational of the measured frame interval
     this.proc = new SupervisedProcess({ command: opts.ffmpegPath, args: segmenterArgs({ codec, fps: `90000/${tick}`, segmentSeconds: opts.segmentSeconds, pattern }), stdin: true, killTimeoutMs: 3000 })
+    // A session's segments are indexed after every segment of the session before it, so the
+    // floor they are kept above (the camera's last segment end) is that session's, whatever order
+    // the two ffmpeg processes announce in.
+    this.#announced = previous
     const lines = createInterface({ input: this.proc.stdout })
-    lines.on('line', (line) => this.#onListLine(line))
+    lines.on('line', (line) => {
+      this.#announced = this.#announced
+        .then(() => this.#onListLine(line))
+        .catch((err: Error) => this.rec.opts.log.warn({ camera: this.rec.opts.cameraId, err }, 'recording: segment not announced'))
+    })
   }
 
   write(f: Frame): void {
@@ -120,8 +143,9 @@ class Session {
     const timer = setTimeout(() => void this.proc.close(), timeoutMs)
     await this.proc.exited
     clearTimeout(timer)
-    // let the last list lines arrive
+    // let the last list lines arrive, then their segments be announced
     await new Promise((r) => setImmediate(r))
+    await this.#announced
     this.#collectOrphans()
   }
 
@@ -159,10 +183,18 @@ class Session {
     for (const f of frames) start = Math.min(start, f.receivedAt - (f.ts - t0) / 90)
     // segments of one session abut: absorb small estimation differences
     if (this.prevEnd && Math.abs(start - this.prevEnd) < 1000) start = this.prevEnd
+    // ... and no segment of the camera starts before the previous one ended (a session started
+    // after a break estimates its start from arrival times, which a burst can place too early)
+    start = Math.max(start, this.rec.floorMs())
     const endTs = next ? next.ts : frames[frames.length - 1]!.ts + this.tick
+    // The session holds no timeline break, so its stream time runs forward; should it not, the
+    // file's own length (frames at the segmenter's fixed rate) is what the segment holds.
+    let durationMs = (endTs - t0) / 90
+    if (!(durationMs > 0)) durationMs = (frames.length * this.tick) / 90
     const startMs = Math.round(start)
-    const endMs = Math.round(start + (endTs - t0) / 90)
+    const endMs = Math.max(startMs + 1, Math.round(start + durationMs))
     this.prevEnd = endMs
+    this.rec.lastEndMs = Math.max(this.rec.lastEndMs, endMs)
     const keyframesMs = frames.filter((f) => f.keyframe).map((f) => Math.round((f.ts - t0) / 90))
     this.frames = this.frames.slice(to)
     this.base += to
@@ -177,20 +209,31 @@ export class CameraRecorder {
   #unsubscribe: (() => void) | undefined
   #session: Session | undefined
   #ending = new Set<Promise<void>>()
+  /** settles when the last session ended has announced all its segments */
+  #lastEnding: Promise<void> = Promise.resolve()
   /** GOPs kept in memory: pre-alarm buffer, and the first frames while the frame rate is measured */
   #buffer: Frame[] = []
   #lastRaw: number | undefined
+  #lastReceivedAt = 0
   #unwrapped = 0
+  /** end of the camera's last indexed segment (ms): the next one starts no earlier */
+  lastEndMs = 0
   #recordUntil = 0
   #lastFrameAt = 0
   #watchdog: NodeJS.Timeout | undefined
   #stopped = false
   #tick: number | undefined
   #codec: 'h264' | 'h265' = 'h264'
-  readonly counters = { frames: 0, bytes: 0, sessions: 0, segments: 0 }
+  readonly counters = { frames: 0, bytes: 0, sessions: 0, segments: 0, timelineBreaks: 0 }
 
   constructor(opts: RecorderOptions) {
     this.opts = opts
+  }
+
+  /** The earliest start the next segment may have. */
+  floorMs(): number {
+    if (!this.lastEndMs && this.opts.previousEndMs) this.lastEndMs = this.opts.previousEndMs()
+    return this.lastEndMs
   }
 
   get state(): RecorderState {
@@ -264,7 +307,8 @@ export class CameraRecorder {
     const s = this.#session
     if (!s) return
     this.#session = undefined
-    const p = s.end().catch((err: Error) => this.opts.log.warn({ camera: this.opts.cameraId, error: err.message, reason }, 'recording: session end failed'))
+    const p = s.end().catch((err: Error) => this.opts.log.warn({ camera: this.opts.cameraId, err, reason }, 'recording: session end failed'))
+    this.#lastEnding = p
     this.#ending.add(p)
     void p.finally(() => this.#ending.delete(p))
   }
@@ -275,6 +319,15 @@ export class CameraRecorder {
     this.counters.frames++
     this.counters.bytes += vf.bytes
     this.#codec = vf.codec
+    if (this.#lastRaw !== undefined) {
+      const brk = timelineBreak({ timestamp: this.#lastRaw, receivedAt: this.#lastReceivedAt }, vf, undefined, this.#tick === undefined ? 0 : this.#tick / 90)
+      if (brk) {
+        this.counters.timelineBreaks++
+        this.opts.log.warn({ camera: this.opts.cameraId, break: brk, fromTimestamp: this.#lastRaw, toTimestamp: vf.timestamp, arrivalGapMs: vf.receivedAt - this.#lastReceivedAt }, 'recording: stream timeline broke; segment ended there')
+        this.#cut(`timeline ${brk}`)
+      }
+    }
+    this.#lastReceivedAt = vf.receivedAt
     if (this.#lastRaw === undefined) this.#unwrapped = vf.timestamp
     else this.#unwrapped += (vf.timestamp - this.#lastRaw) | 0
     this.#lastRaw = vf.timestamp
@@ -315,7 +368,7 @@ export class CameraRecorder {
       this.#tick = Math.min(90000, Math.max(750, median))
     }
     const first = this.#buffer[0]!
-    const session = new Session(this, this.#codec, this.#tick, first.receivedAt, this.opts)
+    const session = new Session(this, this.#codec, this.#tick, first.receivedAt, this.opts, this.#lastEnding)
     this.counters.sessions++
     session.proc.on('exit', (exit) => {
       if (!exit.requested && !session.ended && exit.code !== 0) this.opts.log.warn({ camera: this.opts.cameraId, code: exit.code, signal: exit.signal, stderr: exit.stderr.slice(-300) }, 'recording: ffmpeg exited')

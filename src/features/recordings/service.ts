@@ -263,6 +263,7 @@ export class RecordingService {
       ffmpegPath: this.#ffmpeg,
       subscribe: (sub) => this.#upstream.subscribeSystem(s.camera_id, s.stream, sub),
       onSegment: (seg) => this.#track(this.#index(seg)),
+      previousEndMs: () => this.store.lastEndMs(s.camera_id),
       onOrphan: (file, cameraId, session, seq) => this.#track(this.#recoverFile(file, cameraId, session, seq).then(() => undefined)),
       log: this.#log,
     })

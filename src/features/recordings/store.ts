@@ -114,6 +114,12 @@ export class RecordingStore {
     return this.db.prepare('SELECT * FROM recording_segments WHERE camera_id = ? AND session = ? AND seq < ? ORDER BY seq DESC LIMIT 1').get(cameraId, session, seq) as SegmentRow | undefined
   }
 
+  /** End of the camera's latest segment (ms), 0 when it has none: its next segment starts no earlier. */
+  lastEndMs(cameraId: number): number {
+    const row = this.db.prepare('SELECT end_ms FROM recording_segments WHERE camera_id = ? ORDER BY start_ms DESC LIMIT 1').get(cameraId) as { end_ms: number } | undefined
+    return row?.end_ms ?? 0
+  }
+
   /** Segments of a camera overlapping [from, to), oldest first. */
   segments(cameraId: number, fromMs: number, toMs: number): SegmentRow[] {
     return this.db

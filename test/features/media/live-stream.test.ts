@@ -22,14 +22,15 @@ class FakeSource implements FrameSource {
   keyRequests = 0
   #timer: NodeJS.Timeout | undefined
   #n = 0
-  constructor(readonly h: FrameSourceHandlers, readonly opts: { fail?: boolean; stallAfter?: number; tsBase: number }) {}
+  constructor(readonly h: FrameSourceHandlers, readonly opts: { fail?: boolean; stallAfter?: number; tsBase: number; jump?: { atFrame: number; byTicks: number } }) {}
   async start() {
     if (this.opts.fail) throw new Error('connection refused')
     this.#timer = setInterval(() => {
       if (this.opts.stallAfter !== undefined && this.#n >= this.opts.stallAfter) return
       const key = this.#n % 10 === 0
       const nal = Buffer.from([key ? 0x65 : 0x41, 0x88, this.#n & 0xff])
-      this.h.onFrame({ codec: 'h264', nalus: [nal], timestamp: (this.opts.tsBase + this.#n * 3600) >>> 0, keyframe: key, bytes: 3, receivedAt: Date.now() })
+      const jumped = this.opts.jump && this.#n >= this.opts.jump.atFrame ? this.opts.jump.byTicks : 0
+      this.h.onFrame({ codec: 'h264', nalus: [nal], timestamp: (this.opts.tsBase + this.#n * 3600 + jumped) >>> 0, keyframe: key, bytes: 3, receivedAt: Date.now() })
       this.#n++
     }, 10)
     return { codec: 'h264' as const, width: 64, height: 64 }
@@ -116,4 +117,25 @@ t.test('nextKeyframe starts the upstream and releases it', async (t) => {
   t.ok(key.keyframe)
   t.ok(await waitFor(() => ls.state === 'idle'), 'no holder left: idle again')
   await ls.close()
+})
+
+t.test('a break in the upstream timeline re-bases the output: it never runs backwards or leaps', async (t) => {
+  // the clock steps of a camera (NTP back 2,330 s, forward 600 s) and an encoder restart from a new base
+  const jumps = [-2330 * 90_000, 600 * 90_000, 123_456 - 1_000_000]
+  for (const byTicks of jumps) {
+    const ls = new LiveStream({ key: 'k', cameraId: 4, streamName: 'main', settings, factory: (h) => new FakeSource(h, { tsBase: 1_000_000, jump: { atFrame: 15, byTicks } }) })
+    const frames: VideoFrame[] = []
+    let discontinuities = 0
+    const unsubscribe = ls.subscribe({ onFrame: (f) => frames.push(f), onDiscontinuity: () => discontinuities++ })
+    t.ok(await waitFor(() => frames.length >= 30), `frames flow (jump ${byTicks})`)
+    t.equal(ls.counters.timelineBreaks, 1, 'the break is seen once')
+    t.equal(ls.counters.restarts, 0, 'no restart: the upstream is fine')
+    t.equal(discontinuities, 0, 'viewers keep their stream')
+    // between two frames 10 ms apart on the wall clock, 40 ms apart in stream time: at most ~1 s
+    // even on a loaded machine, never backwards, never the camera's jump
+    const bad = frames.slice(1).map((f, i) => (f.timestamp - frames[i]!.timestamp) | 0).filter((d) => d <= 0 || d > 90_000)
+    t.same(bad, [], 'output timestamps step forward by less than a second throughout')
+    unsubscribe()
+    await ls.close()
+  }
 })
