@@ -1,4 +1,4 @@
-import { GopCache } from '../../lib/media/index.js'
+import { GopCache, timelineBreak } from '../../lib/media/index.js'
 import type { FrameSource, FrameSourceHandlers, FrameSourceInfo, VideoFrame } from './frame-source.js'
 
 /**
@@ -61,13 +61,15 @@ export class LiveStream {
   #tsOffset: number | undefined
   #lastOutTs = 0
   #lastOutAt = 0
+  /** the upstream's last frame as it came (timeline breaks are judged on the source's own clock) */
+  #lastIn: { timestamp: number; receivedAt: number } | undefined
   #lostBefore = 0
   /** Close of the last dropped source, awaited by close(). */
   #releasing: Promise<void> | undefined
   /** Set when a new upstream starts: its first frame rebases the output timeline. */
   #needsRebase = false
   #keyWaiters = new Set<(f: VideoFrame) => void>()
-  readonly counters = { frames: 0, bytes: 0, keyframes: 0, restarts: 0, keyframeIntervalMs: 0, packetsLost: 0, lastError: '', fps: 0, bitrateBps: 0 }
+  readonly counters = { frames: 0, bytes: 0, keyframes: 0, restarts: 0, keyframeIntervalMs: 0, packetsLost: 0, lastError: '', fps: 0, bitrateBps: 0, timelineBreaks: 0 }
   #win = { start: 0, frames: 0, bytes: 0 }
 
   constructor(opts: { key: string; cameraId: number; streamName: string; factory: (handlers: FrameSourceHandlers) => FrameSource; settings: LiveStreamSettings; events?: LiveStreamEvents }) {
@@ -318,8 +320,15 @@ export class LiveStream {
     const now = Date.now()
     this.#lastFrameAt = now
     this.#attempt = 0
-    // Map the source's timeline onto ours: the first frame of a new upstream continues from the
-    // last one sent, advanced by the wall-clock time in between.
+    // Map the source's timeline onto ours: the first frame of a new upstream, and the first after
+    // a break in the upstream's timeline (a camera clock step, an encoder restart, a paused
+    // host), continues from the last one sent, advanced by the wall-clock time in between. So
+    // viewers' players and the recorder see one timeline that never runs backwards.
+    if (this.#lastIn && !this.#needsRebase && timelineBreak(this.#lastIn, frame)) {
+      this.counters.timelineBreaks++
+      this.#needsRebase = true
+    }
+    this.#lastIn = { timestamp: frame.timestamp, receivedAt: frame.receivedAt }
     if (this.#tsOffset === undefined || this.#needsRebase) {
       const target = this.#lastOutAt ? (this.#lastOutTs + Math.max(1, Math.round((now - this.#lastOutAt) * 90))) >>> 0 : frame.timestamp
       this.#tsOffset = (target - frame.timestamp) >>> 0
