@@ -29,3 +29,4 @@ export {
   type RtcpFeedback,
   type RtcpOther,
 } from './rtcp.js'
+export { frameRfc4571, Rfc4571Reader } from './rfc4571.js'
