@@ -6,6 +6,7 @@
 #                                  gstreamer1.0-x carries the pango clockoverlay/timeoverlay it draws;
 #                                  python3-gi-cairo lets it draw the machine-readable time stamp (bench/relay)
 #   chromium                       headless browser for WebRTC and UI tests (driven by playwright-core)
+#   sip-tester                     SIPp, the independent SIP peer the GB/T 28181 signalling is tested against
 set -euo pipefail
 
 packages=(
@@ -13,7 +14,7 @@ packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi python3-gst-1.0 gstreamer1.0-x python3-gi-cairo
-  chromium fonts-noto-cjk iproute2
+  chromium fonts-noto-cjk iproute2 sip-tester
 )
 if [ "${1:-}" = "--with-janus" ]; then packages+=(janus); fi
 
