@@ -30,11 +30,12 @@ import { alarmRoutes, alarmsMigrations, createAlarmsAndCases, notifyRoutes, snap
 import { DiscoveryService, discoveryMigrations, discoveryRoutes } from './features/discovery/index.js'
 import { PtzService, ptzRoutes } from './features/ptz/index.js'
 import { createRecordings, recordingsMigrations, type ExportService, type RecordingService } from './features/recordings/index.js'
+import { Gb28181Service, gb28181Migrations, gb28181Routes } from './features/gb28181/index.js'
 
 export const VERSION: string = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version
 
 /** Schema changes in dependency order: a feature's tables may reference only those before it. */
-const MIGRATIONS: Migration[][] = [auditMigrations, orgMigrations, authMigrations, registryMigrations, wallMigrations, plansMigrations, eventsMigrations, casesMigrations, alarmsMigrations, healthMigrations, discoveryMigrations, recordingsMigrations]
+const MIGRATIONS: Migration[][] = [auditMigrations, orgMigrations, authMigrations, registryMigrations, wallMigrations, plansMigrations, eventsMigrations, casesMigrations, alarmsMigrations, healthMigrations, discoveryMigrations, recordingsMigrations, gb28181Migrations]
 
 export interface GatewayServices {
   db: Db
@@ -53,6 +54,7 @@ export interface GatewayServices {
   health: HealthService
   recordings: RecordingService
   evidence: ExportService
+  gb28181: Gb28181Service
 }
 
 export interface Gateway {
@@ -137,6 +139,9 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   const ptz = new PtzService({ registry, audit, org, policy: discovery.policy, timeoutMs: config.discovery.onvifTimeoutMs })
   const { recordings, exports: evidence, routes: recordingsPlugin } = await createRecordings({ app, db, bus, config, env, registry, org, audit, media, stream, cases, ingest, guard, version: VERSION })
 
+  const gb28181 = new Gb28181Service({ db, box, audit, settings: config.gb28181, defaultPassword: env.GW_GB28181_DEFAULT_PASSWORD, log: app.log.child({ feature: 'gb28181' }) })
+  app.addHook('onClose', async () => gb28181.close())
+
   const sessionSweep = setInterval(() => auth.purgeSessions(), 60 * 60_000)
   sessionSweep.unref()
   app.addHook('onClose', async () => clearInterval(sessionSweep))
@@ -174,6 +179,7 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
     ['/api', ptzRoutes({ ptz, guard })],
     ['/api', healthRoutes({ health, registry, guard })],
     ['/api', recordingsPlugin],
+    ['/api', gb28181Routes({ gb: gb28181, guard })],
     // last: the web application answers every other GET (SPA fallback)
     ['', webRoutes({ distDir: join(projectRoot, 'web', 'dist') })],
   ]
@@ -184,10 +190,11 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   const demo = config.demo ? await seedDemo({ org, auth, registry }) : null
 
   media.start()
+  await gb28181.start()
   await app.ready()
   return {
     app,
-    services: { db, bus, audit, org, auth, registry, media, stream, plans, cases, alarms, ingest, health, discovery, recordings, evidence },
+    services: { db, bus, audit, org, auth, registry, media, stream, plans, cases, alarms, ingest, health, discovery, recordings, evidence, gb28181 },
     config,
     firstAdmin,
     demo,

@@ -136,6 +136,25 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    gb28181: Type.Object(
+      {
+        enabled: Type.Boolean({ description: 'run the GB/T 28181 SIP endpoint devices register to' }),
+        sipId: Type.String({ pattern: '^[0-9]{20}$', description: "the gateway's own 20-digit SIP id" }),
+        realm: Type.String({ pattern: '^[0-9]{10}$', description: 'SIP domain / Digest realm: the 10-digit domain code' }),
+        host: Type.String({ minLength: 1, description: 'bind address of the SIP listeners' }),
+        sipPort: Type.Integer({ minimum: 0, maximum: 65535, description: 'UDP and TCP port (0: any free port, tests)' }),
+        tcp: Type.Boolean(),
+        publicAddress: Type.String({ description: 'the address devices reach the gateway at (Via); empty: the first non-internal IPv4 address' }),
+        allowedCidrs: Type.Array(Type.String({ minLength: 1 }), { description: 'IPv4 ranges devices may register from; empty: any' }),
+        registerExpiresMaxSeconds: Type.Integer({ minimum: 60, maximum: 86_400 }),
+        keepaliveIntervalSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
+        keepaliveMissedLimit: Type.Integer({ minimum: 1, maximum: 20 }),
+        unauthenticatedPerMinute: Type.Integer({ minimum: 1, maximum: 100_000 }),
+        catalogTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 600 }),
+        sipT1Ms: Type.Integer({ minimum: 10, maximum: 5000 }),
+      },
+      { additionalProperties: false },
+    ),
     health: Type.Object(
       {
         enabled: Type.Boolean({ description: 'run periodic health sweeps (the server starts them; tests only when asked)' }),
@@ -220,6 +239,7 @@ export const KNOWN_NON_CONFIG_ENV = new Set([
   'GW_CREDENTIAL_KEY',
   'GW_SESSION_KEY',
   'GW_EVIDENCE_SIGNING_KEY',
+  'GW_GB28181_DEFAULT_PASSWORD',
 ])
 
 interface Leaf {

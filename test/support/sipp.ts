@@ -18,7 +18,10 @@ export interface SippRun {
 }
 
 export interface SippOptions {
-  scenario: string
+  /** the scenario XML (bytes as they are, e.g. a GB2312 body inside an ISO-8859-1 scenario) */
+  scenario: string | Buffer
+  /** a scenario for requests that belong to no call of ours (-oocsf): a device answering queries */
+  outOfCallScenario?: string | Buffer
   /** host:port of the peer (the gateway's SIP endpoint); omitted for a server (UAS) scenario */
   remote?: string
   transport?: 'udp' | 'tcp'
@@ -42,7 +45,10 @@ export async function runSipp(o: SippOptions): Promise<SippRun> {
   try {
     const file = join(dir, 'scenario.xml')
     writeFileSync(file, o.scenario)
+    const ooc = join(dir, 'ooc.xml')
+    if (o.outOfCallScenario) writeFileSync(ooc, o.outOfCallScenario)
     const args = ['-sf', file, '-m', String(o.calls ?? 1), '-r', String(o.rate ?? 10), '-i', '127.0.0.1', '-p', String(o.localPort ?? 0), '-t', o.transport === 'tcp' ? 't1' : 'u1', '-timeout', `${o.timeoutSeconds ?? 20}s`, '-timeout_error', '-nostdin', '-trace_err', '-trace_msg', '-max_recv_loops', '1000']
+    if (o.outOfCallScenario) args.push('-oocsf', ooc)
     if (o.service) args.push('-s', o.service)
     for (const [k, v] of Object.entries(o.keys ?? {})) args.push('-key', k, v)
     if (o.remote) args.push(o.remote)
