@@ -110,13 +110,14 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   migrate(db, MIGRATIONS.flat())
   const box = new SecretBox(loadSymmetricKey(config.dataDir, 'credential', 'GW_CREDENTIAL_KEY', env, warn))
   const sessionKey = loadSymmetricKey(config.dataDir, 'session', 'GW_SESSION_KEY', env, warn)
+  const auditKey = loadSymmetricKey(config.dataDir, 'audit', 'GW_AUDIT_KEY', env, warn)
   const bus = new EventBus()
   bus.onError((err) => app.log.error({ err }, 'event subscriber failed'))
   app.addHook('onClose', async () => bus.close())
   const metrics = createMetrics(config.metrics)
 
   // --- features, in dependency order ---------------------------------------------------------
-  const audit = new AuditLog(db, bus, { anchorPath: anchorPathFor(config.dataDir), ...config.audit, log: app.log.child({ feature: 'audit' }) })
+  const audit = new AuditLog(db, bus, { anchorPath: anchorPathFor(config.dataDir), key: auditKey, ...config.audit, log: app.log.child({ feature: 'audit' }) })
   // onClose hooks run last-registered first: this one runs after every later feature has closed
   // (and recorded its last rows), just before the database closes.
   app.addHook('onClose', async () => audit.close())

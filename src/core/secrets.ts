@@ -38,3 +38,21 @@ export function loadSymmetricKey(dataDir: string, name: string, envName: string,
   }
   return decodeKey(file, readFileSync(file, 'utf8'))
 }
+
+/**
+ * The key named like loadSymmetricKey's, for tools that must not create one (audit-verify): from
+ * the environment, else the key file if it exists; null when neither is there.
+ */
+export function readSymmetricKey(dataDir: string, name: string, envName: string, env: NodeJS.ProcessEnv): Buffer | null {
+  const fromEnv = env[envName]
+  if (fromEnv) return decodeKey(envName, fromEnv)
+  const file = join(dataDir, 'keys', `${name}.key`)
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
+  }
+  return decodeKey(file, text)
+}
