@@ -158,7 +158,7 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   const routes: [prefix: string, plugin: FastifyPluginAsync][] = [
-    ['', opsRoutes({ db, metrics: metrics.registry, version: VERSION, isShuttingDown: () => shuttingDown })],
+    ['', opsRoutes({ db, metrics: metrics.registry, metricsToken: config.metrics.token, version: VERSION, isShuttingDown: () => shuttingDown })],
     ['/api', authRoutes({ auth, org, guard, sessionTtlMinutes: config.auth.sessionTtlMinutes })],
     ['/api', orgRoutes({ org, guard })],
     ['/api', registryRoutes({ registry, guard, importBodyLimitBytes: config.http.importBodyLimitBytes })],

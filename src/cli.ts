@@ -27,7 +27,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'check-config': {
       const config = loadConfig()
-      process.stdout.write(JSON.stringify(config, null, 2) + '\n')
+      const shown = { ...config, metrics: { ...config.metrics, token: config.metrics.token ? '***' : '' } }
+      process.stdout.write(JSON.stringify(shown, null, 2) + '\n')
       return 0
     }
     case 'audit-verify': {

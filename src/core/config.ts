@@ -36,6 +36,7 @@ export const ConfigSchema = Type.Object(
     metrics: Type.Object(
       {
         eventLoopDelaySampleMs: Type.Integer({ minimum: 10, maximum: 60_000, description: 'period of the event-loop delay sampling timer behind /metrics' }),
+        token: Type.String({ maxLength: 256, description: 'bearer token /metrics requires (GW_METRICS_TOKEN); empty: only clients on this host may scrape' }),
       },
       { additionalProperties: false },
     ),
