@@ -59,8 +59,8 @@ export interface Gateway {
   app: FastifyInstance
   services: GatewayServices
   config: GatewayConfig
-  /** set on first run when the admin password was generated: print it once */
-  firstAdmin: { username: string; password: string | null } | null
+  /** set on first run; with a generated password, `passwordFile` holds it (0600): say where, never print it */
+  firstAdmin: { username: string; password: string | null; passwordFile: string | null } | null
   demo: DemoSummary | null
   close(): Promise<void>
 }
@@ -122,7 +122,7 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   // (and recorded its last rows), just before the database closes.
   app.addHook('onClose', async () => audit.close())
   const org = new OrgService(db, audit)
-  const auth = new AuthService({ db, audit, org, settings: config.auth, sessionKey })
+  const auth = new AuthService({ db, audit, org, settings: config.auth, sessionKey, initialPasswordFile: join(config.dataDir, 'initial-admin-password') })
   const registry = new RegistryService({ db, org, audit, bus, box, settings: config.registry })
   const guard = createGuard(auth)
   const media = new MediaService({ registry, audit, org, bus, settings: config.media, metrics: metrics.registry, log: app.log })
