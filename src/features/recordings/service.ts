@@ -399,12 +399,13 @@ export class RecordingService {
 
   // --- search and playback -------------------------------------------------------------------
 
-  #checkRange(from: string, to: string): { fromMs: number; toMs: number } {
+  /** `part`: where the caller's request carried the range, so an error names the field it sent. */
+  #checkRange(from: string, to: string, part: 'query' | 'body' = 'query'): { fromMs: number; toMs: number } {
     const fromMs = Date.parse(from)
     const toMs = Date.parse(to)
-    if (!Number.isFinite(fromMs)) throw ValidationError.field('query.from', 'not a date-time')
-    if (!Number.isFinite(toMs)) throw ValidationError.field('query.to', 'not a date-time')
-    if (toMs <= fromMs) throw ValidationError.field('query.to', 'must be after from')
+    if (!Number.isFinite(fromMs)) throw ValidationError.field(`${part}.from`, 'not a date-time')
+    if (!Number.isFinite(toMs)) throw ValidationError.field(`${part}.to`, 'not a date-time')
+    if (toMs <= fromMs) throw ValidationError.field(`${part}.to`, 'must be after from')
     return { fromMs, toMs }
   }
 
@@ -516,7 +517,7 @@ export class RecordingService {
 
   /** Locks footage of a camera (a case's evidence, or a manual hold). Audited. */
   lock(actor: Principal, input: { cameraId: number; from: string; to: string; reason: string; caseId?: number | null; exportId?: string | null }, client?: string, checkScope = true): number {
-    const { fromMs, toMs } = this.#checkRange(input.from, input.to)
+    const { fromMs, toMs } = this.#checkRange(input.from, input.to, 'body')
     const { camera } = this.#registry.getForUse(checkScope ? scopeOf(actor) : SYSTEM_SCOPE, input.cameraId)
     const unitPath = this.#unitPath(camera.unitId)
     return inTransaction(this.store.db, () => {
