@@ -17,6 +17,9 @@ export async function runServer(): Promise<void> {
     }
     throw err
   }
+  // Files the gateway and its ffmpeg children create (database, anchor, footage segments, exports)
+  // are for its own account only; explicit modes cover what this process opens itself.
+  process.umask(0o077)
   const gateway = await buildGateway(config)
   const { app } = gateway
   if (gateway.firstAdmin?.passwordFile) {

@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, realpath, rename, rm, statfs, truncate } from 'n
 import { createHash } from 'node:crypto'
 import { basename, isAbsolute, join, relative, sep } from 'node:path'
 import type { GatewayConfig } from '../../core/config.js'
-import { inTransaction, type Db } from '../../core/db.js'
+import { inTransaction, restrictMode, type Db } from '../../core/db.js'
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js'
 import type { EventBus } from '../../core/events.js'
 import { scopeOf, subtreeRange, SYSTEM_SCOPE, type Principal } from '../../core/scope.js'
@@ -144,7 +144,8 @@ export class RecordingService {
     this.#cases = deps.cases ?? null
     this.#storageAlarm = deps.storageAlarm ?? null
     const root = deps.settings.root ? (isAbsolute(deps.settings.root) ? deps.settings.root : join(deps.dataDir, deps.settings.root)) : join(deps.dataDir, 'recordings')
-    mkdirSync(root, { recursive: true, mode: 0o750 })
+    mkdirSync(root, { recursive: true, mode: 0o700 })
+    restrictMode(root, 0o700) // footage is evidence: the gateway's account only
     // every path check compares against the real path of the root
     this.root = realpathSync(root)
   }
@@ -349,7 +350,7 @@ export class RecordingService {
 
   async #quarantine(file: string, why: string): Promise<void> {
     const dir = join(this.root, '.quarantine')
-    await mkdir(dir, { recursive: true })
+    await mkdir(dir, { recursive: true, mode: 0o700 })
     const target = join(dir, `${Date.now()}-${basename(file)}`)
     await rename(file, target).catch(() => undefined)
     this.counters.quarantined++

@@ -57,7 +57,7 @@ t.test('GW_ADMIN_PASSWORD at first run: a weak one stops the start with an error
   }
 })
 
-t.test('first run: the generated admin password goes to a 0600 file, not the console, and the file goes with the first change', async (t) => {
+t.test('first run of the real server: the generated admin password goes to a 0600 file, not the console, and the file goes with the first change; data files are private', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gw-first-file-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
   const file = join(dataDir, 'initial-admin-password')
@@ -85,6 +85,10 @@ t.test('first run: the generated admin password goes to a 0600 file, not the con
   t.ok(password.length >= 20)
   t.match(out, `its password is in ${file}`, 'the console says where it is')
   t.notMatch(out, password, 'but never the password')
+  // The server runs with umask 077: what it and its children create is for its account only.
+  const modeOf = (f: string) => statSync(join(dataDir, f)).mode & 0o777
+  t.equal(modeOf('.'), 0o700, 'the data folder')
+  for (const f of ['gateway.db', 'gateway.db-wal', 'keys/audit.key', 'recordings']) t.equal(modeOf(f) & 0o077, 0, `${f} has no group or other permission`)
   process.kill(-child.pid!, 'SIGTERM')
   await new Promise((resolve) => child.once('exit', resolve))
 
