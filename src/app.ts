@@ -13,7 +13,7 @@ import { createMetrics } from './core/metrics.js'
 import { projectRoot } from './core/paths.js'
 import { redact, redactRequestUrl } from './core/redact.js'
 import { loadSymmetricKey } from './core/secrets.js'
-import { AuditLog, anchorPathFor, auditMigrations, auditRoutes } from './features/audit/index.js'
+import { AuditLog, anchorPathFor, auditLogIsSealed, auditMigrations, auditRoutes } from './features/audit/index.js'
 import { AuthService, authMigrations, authRoutes, createGuard } from './features/auth/index.js'
 import { seedDemo, type DemoSummary } from './features/demo/index.js'
 import { opsRoutes } from './features/ops/index.js'
@@ -110,7 +110,8 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   migrate(db, MIGRATIONS.flat())
   const box = new SecretBox(loadSymmetricKey(config.dataDir, 'credential', 'GW_CREDENTIAL_KEY', env, warn))
   const sessionKey = loadSymmetricKey(config.dataDir, 'session', 'GW_SESSION_KEY', env, warn)
-  const auditKey = loadSymmetricKey(config.dataDir, 'audit', 'GW_AUDIT_KEY', env, warn)
+  // A new key for a sealed log would fail every keyed row: a lost key stops the start instead.
+  const auditKey = loadSymmetricKey(config.dataDir, 'audit', 'GW_AUDIT_KEY', env, warn, { mustExist: auditLogIsSealed(db) ? 'the audit log is sealed with it: restore the key from backup' : undefined })
   const bus = new EventBus()
   bus.onError((err) => app.log.error({ err }, 'event subscriber failed'))
   app.addHook('onClose', async () => bus.close())

@@ -86,6 +86,12 @@ export function highestAuditedId(db: Db, targetType: string): number {
   return id ?? 0
 }
 
+/** The audit log was sealed with an audit key (audit-002 and a first keyed start): that key is needed from now on. */
+export function auditLogIsSealed(db: Db): boolean {
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_chain'").get() === undefined) return false
+  return db.prepare('SELECT 1 FROM audit_chain WHERE seal IS NOT NULL').get() !== undefined
+}
+
 export class AuditStore {
   readonly #db: Db
   readonly #last

@@ -159,3 +159,14 @@ t.test('a wrong audit key is reported, never passed', async (t) => {
   t.equal(cli.code, 1)
   t.match(cli.verdict, { ok: false, firstBrokenId: 1, reason: /seal .* does not hold/ })
 })
+
+t.test('a lost audit key stops the next start instead of a new key silently failing every keyed row', async (t) => {
+  const gw = await startTestGateway(t, { demo: false })
+  await gw.close()
+  const keyFile = join(gw.dataDir, 'keys', 'audit.key')
+  renameSync(keyFile, `${keyFile}.away`)
+  await t.rejects(startTestGateway(t, { demo: false, dataDir: gw.dataDir }), { name: 'ConfigError', key: 'GW_AUDIT_KEY', message: /audit\.key is missing .* sealed with it/ })
+  renameSync(`${keyFile}.away`, keyFile)
+  const again = await startTestGateway(t, { demo: false, dataDir: gw.dataDir })
+  t.match(again.services.audit.verify(), { ok: true }, 'the restored key verifies the log')
+})
