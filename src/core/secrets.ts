@@ -57,7 +57,8 @@ export function readSymmetricKey(dataDir: string, name: string, envName: string,
     text = readFileSync(file, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw err
+    // e.g. EACCES: run it as the gateway's account, which owns the 0600 key files.
+    throw new ConfigError(file, `cannot read it: ${(err as Error).message}`)
   }
   return decodeKey(file, text)
 }
