@@ -182,7 +182,11 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   for (const [prefix, plugin] of routes) await app.register(plugin, { prefix })
 
   // --- first run ----------------------------------------------------------------------------------
-  const firstAdmin = await auth.ensureFirstAdmin(env.GW_ADMIN_PASSWORD)
+  const firstAdmin = await auth.ensureFirstAdmin(env.GW_ADMIN_PASSWORD).catch(async (err: unknown) => {
+    // A refused GW_ADMIN_PASSWORD stops the start: release what was opened (database, timers) first.
+    await app.close()
+    throw err
+  })
   const demo = config.demo ? await seedDemo({ org, auth, registry }) : null
 
   media.start()
