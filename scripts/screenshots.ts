@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true })
   const dataDir = mkdtempSync(join(tmpdir(), 'gw-shots-'))
   const config = loadConfig({ env: {}, overrides: { dataDir, demo: true, log: { level: 'warn' }, http: { port: 0 }, recordings: { segmentSeconds: 2, freeSpaceFloorMb: 0 } } })
-  const gw = await buildGateway(config, { env: { GW_ADMIN_PASSWORD: 'screenshots-admin-pass' } })
+  const gw = await buildGateway(config, { env: { GW_ADMIN_PASSWORD: 'screenshots-gw-pass' } })
   await gw.app.listen({ port: 0, host: '127.0.0.1' })
   const addr = gw.app.server.address()
   const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`

@@ -13,7 +13,7 @@ import { createMetrics } from './core/metrics.js'
 import { projectRoot } from './core/paths.js'
 import { redact, redactRequestUrl } from './core/redact.js'
 import { loadSymmetricKey } from './core/secrets.js'
-import { AuditLog, anchorPathFor, auditMigrations, auditRoutes } from './features/audit/index.js'
+import { AuditLog, anchorPathFor, auditLogIsSealed, auditMigrations, auditRoutes } from './features/audit/index.js'
 import { AuthService, authMigrations, authRoutes, createGuard } from './features/auth/index.js'
 import { seedDemo, type DemoSummary } from './features/demo/index.js'
 import { opsRoutes } from './features/ops/index.js'
@@ -61,8 +61,8 @@ export interface Gateway {
   app: FastifyInstance
   services: GatewayServices
   config: GatewayConfig
-  /** set on first run when the admin password was generated: print it once */
-  firstAdmin: { username: string; password: string | null } | null
+  /** set on first run; with a generated password, `passwordFile` holds it (0600): say where, never print it */
+  firstAdmin: { username: string; password: string | null; passwordFile: string | null } | null
   demo: DemoSummary | null
   close(): Promise<void>
 }
@@ -112,18 +112,20 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   migrate(db, MIGRATIONS.flat())
   const box = new SecretBox(loadSymmetricKey(config.dataDir, 'credential', 'GW_CREDENTIAL_KEY', env, warn))
   const sessionKey = loadSymmetricKey(config.dataDir, 'session', 'GW_SESSION_KEY', env, warn)
+  // A new key for a sealed log would fail every keyed row: a lost key stops the start instead.
+  const auditKey = loadSymmetricKey(config.dataDir, 'audit', 'GW_AUDIT_KEY', env, warn, { mustExist: auditLogIsSealed(db) ? 'the audit log is sealed with it: restore the key from backup' : undefined })
   const bus = new EventBus()
   bus.onError((err) => app.log.error({ err }, 'event subscriber failed'))
   app.addHook('onClose', async () => bus.close())
   const metrics = createMetrics(config.metrics)
 
   // --- features, in dependency order ---------------------------------------------------------
-  const audit = new AuditLog(db, bus, { anchorPath: anchorPathFor(config.dataDir), ...config.audit, log: app.log.child({ feature: 'audit' }) })
+  const audit = new AuditLog(db, bus, { anchorPath: anchorPathFor(config.dataDir), key: auditKey, ...config.audit, log: app.log.child({ feature: 'audit' }) })
   // onClose hooks run last-registered first: this one runs after every later feature has closed
   // (and recorded its last rows), just before the database closes.
   app.addHook('onClose', async () => audit.close())
   const org = new OrgService(db, audit)
-  const auth = new AuthService({ db, audit, org, settings: config.auth, sessionKey })
+  const auth = new AuthService({ db, audit, org, settings: config.auth, sessionKey, initialPasswordFile: join(config.dataDir, 'initial-admin-password') })
   const registry = new RegistryService({ db, org, audit, bus, box, settings: config.registry })
   const guard = createGuard(auth)
   const media = new MediaService({ registry, audit, org, bus, settings: config.media, metrics: metrics.registry, log: app.log })
@@ -162,7 +164,7 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   const routes: [prefix: string, plugin: FastifyPluginAsync][] = [
-    ['', opsRoutes({ db, metrics: metrics.registry, version: VERSION, isShuttingDown: () => shuttingDown })],
+    ['', opsRoutes({ db, metrics: metrics.registry, metricsToken: config.metrics.token, version: VERSION, isShuttingDown: () => shuttingDown })],
     ['/api', authRoutes({ auth, org, guard, sessionTtlMinutes: config.auth.sessionTtlMinutes })],
     ['/api', orgRoutes({ org, guard })],
     ['/api', registryRoutes({ registry, guard, importBodyLimitBytes: config.http.importBodyLimitBytes })],
@@ -186,7 +188,11 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   for (const [prefix, plugin] of routes) await app.register(plugin, { prefix })
 
   // --- first run ----------------------------------------------------------------------------------
-  const firstAdmin = await auth.ensureFirstAdmin(env.GW_ADMIN_PASSWORD)
+  const firstAdmin = await auth.ensureFirstAdmin(env.GW_ADMIN_PASSWORD).catch(async (err: unknown) => {
+    // A refused GW_ADMIN_PASSWORD stops the start: release what was opened (database, timers) first.
+    await app.close()
+    throw err
+  })
   const demo = config.demo ? await seedDemo({ org, auth, registry }) : null
 
   media.start()

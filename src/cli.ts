@@ -9,7 +9,9 @@ import { ConfigError } from './core/errors.js'
  *   serve            run the gateway (default)
  *   check-config     load and validate the configuration, print it (no secrets), exit 0/78
  *   audit-verify     verify the audit hash chain of the local database and its end against the
- *                    anchor file, exit 0 when intact (a missing anchor is a warning)
+ *                    anchor file with the audit key (GW_AUDIT_KEY or <dataDir>/keys/audit.key):
+ *                    exit 0 when intact (a missing anchor is a warning), 1 when broken or forged,
+ *                    2 when it cannot verify (keyed rows and no audit key)
  *   verify <export.zip> [--public-key <pem>]
  *                    check an evidence export against its signed manifest, exit 0 when intact
  */
@@ -25,7 +27,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'check-config': {
       const config = loadConfig()
-      process.stdout.write(JSON.stringify(config, null, 2) + '\n')
+      const shown = { ...config, metrics: { ...config.metrics, token: config.metrics.token ? '***' : '' } }
+      process.stdout.write(JSON.stringify(shown, null, 2) + '\n')
       return 0
     }
     case 'audit-verify': {
@@ -34,10 +37,13 @@ async function main(argv: string[]): Promise<number> {
       try {
         const { AuditLog, anchorPathFor } = await import('./features/audit/index.js')
         const { EventBus } = await import('./core/events.js')
+        const { readSymmetricKey } = await import('./core/secrets.js')
+        // Never creates a key: a new key would make every keyed row look altered.
+        const key = readSymmetricKey(config.dataDir, 'audit', 'GW_AUDIT_KEY', process.env) ?? undefined
         // Reads the anchor but never writes it: a gateway may be running on the same data dir.
-        const verdict = new AuditLog(db, new EventBus(), { anchorPath: anchorPathFor(config.dataDir), writeAnchor: false }).verify()
+        const verdict = new AuditLog(db, new EventBus(), { anchorPath: anchorPathFor(config.dataDir), writeAnchor: false, key }).verify()
         process.stdout.write(JSON.stringify(verdict, null, 2) + '\n')
-        return verdict.ok ? 0 : 1
+        return verdict.ok ? 0 : 'unverifiable' in verdict ? 2 : 1
       } finally {
         db.close()
       }

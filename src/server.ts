@@ -17,11 +17,14 @@ export async function runServer(): Promise<void> {
     }
     throw err
   }
+  // Files the gateway and its ffmpeg children create (database, anchor, footage segments, exports)
+  // are for its own account only; explicit modes cover what this process opens itself.
+  process.umask(0o077)
   const gateway = await buildGateway(config)
   const { app } = gateway
-  if (gateway.firstAdmin?.password) {
-    // Printed once, to the terminal only (not the log), because it is a secret.
-    process.stdout.write(`\n  First run: created user "${gateway.firstAdmin.username}" with password: ${gateway.firstAdmin.password}\n  Change it after signing in.\n\n`)
+  if (gateway.firstAdmin?.passwordFile) {
+    // Only where it is: a service manager keeps stdout in plain logs, and the password is a secret.
+    process.stdout.write(`\n  First run: created user "${gateway.firstAdmin.username}"; its password is in ${gateway.firstAdmin.passwordFile} (readable by this account only).\n  Sign in and change it: the file is removed then.\n\n`)
   }
   if (gateway.demo) {
     process.stdout.write(`  Demo data: ${gateway.demo.units} units, ${gateway.demo.cameras} cameras; users ${gateway.demo.users.join(', ')} (password ${DEMO_PASSWORD})\n\n`)
@@ -50,6 +53,11 @@ export async function runServer(): Promise<void> {
 }
 
 export function exitOnStartupFailure(err: unknown): never {
+  if (err instanceof ConfigError) {
+    // A setting (or GW_ADMIN_PASSWORD) is wrong: say which, without a stack.
+    process.stderr.write(`sharp-eyes-gateway: ${err.message}\n`)
+    process.exit(78) // EX_CONFIG
+  }
   process.stderr.write(`sharp-eyes-gateway: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`)
   process.exit(1)
 }

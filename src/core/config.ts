@@ -36,6 +36,7 @@ export const ConfigSchema = Type.Object(
     metrics: Type.Object(
       {
         eventLoopDelaySampleMs: Type.Integer({ minimum: 10, maximum: 60_000, description: 'period of the event-loop delay sampling timer behind /metrics' }),
+        token: Type.String({ maxLength: 256, description: 'bearer token /metrics requires (GW_METRICS_TOKEN); empty: only clients on this host may scrape' }),
       },
       { additionalProperties: false },
     ),
@@ -238,6 +239,7 @@ export const KNOWN_NON_CONFIG_ENV = new Set([
   'GW_ADMIN_PASSWORD',
   'GW_CREDENTIAL_KEY',
   'GW_SESSION_KEY',
+  'GW_AUDIT_KEY',
   'GW_EVIDENCE_SIGNING_KEY',
   'GW_GB28181_DEFAULT_PASSWORD',
 ])

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 export type Db = Database.Database
@@ -25,13 +25,32 @@ export interface Migration {
  * per sweep instead, which keeps FULL affordable.
  */
 export function openDatabase(file: string): Db {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  if (file !== ':memory:') {
+    // The data folder holds the store, keys, anchor and footage: the gateway's account only.
+    const dir = dirname(file)
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    restrictMode(dir, 0o700)
+    // SQLite creates a database 0644 and gives its -wal and -shm files the database's mode: create
+    // it 0600 first, and tighten files an older gateway left readable.
+    closeSync(openSync(file, 'a', 0o600))
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) restrictMode(f, 0o600)
+  }
   const db = new Database(file)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
   db.pragma('foreign_keys = ON')
   db.pragma('busy_timeout = 5000')
   return db
+}
+
+/** Takes away any permission beyond `mode` (a missing file, or one we do not own, is left alone). */
+export function restrictMode(path: string, mode: number): void {
+  try {
+    if ((statSync(path).mode & 0o777 & ~mode) !== 0) chmodSync(path, mode)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'ENOENT' && code !== 'EPERM') throw err
+  }
 }
 
 /** Applies, in order, every migration not yet recorded. Each runs in its own transaction. */

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { ConfigError } from './errors.js'
@@ -18,13 +18,18 @@ function decodeKey(envName: string, raw: string): Buffer {
   return key
 }
 
-export function loadSymmetricKey(dataDir: string, name: string, envName: string, env: NodeJS.ProcessEnv, warn: KeyWarning): Buffer {
+/**
+ * `mustExist`: why the key may not be made anew (data already depends on it); a missing key file
+ * is then a ConfigError saying so, instead of a fresh key that silently fails everything old.
+ */
+export function loadSymmetricKey(dataDir: string, name: string, envName: string, env: NodeJS.ProcessEnv, warn: KeyWarning, options: { mustExist?: string } = {}): Buffer {
   const fromEnv = env[envName]
   if (fromEnv) return decodeKey(envName, fromEnv)
 
   const dir = join(dataDir, 'keys')
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const file = join(dir, `${name}.key`)
+  if (options.mustExist && !existsSync(file)) throw new ConfigError(envName, `${file} is missing and ${envName} is not set, but ${options.mustExist}`)
   try {
     // 'wx' fails if the file exists, so two gateways starting at once cannot overwrite each other's key.
     writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' })
@@ -37,4 +42,23 @@ export function loadSymmetricKey(dataDir: string, name: string, envName: string,
     chmodSync(file, 0o600)
   }
   return decodeKey(file, readFileSync(file, 'utf8'))
+}
+
+/**
+ * The key named like loadSymmetricKey's, for tools that must not create one (audit-verify): from
+ * the environment, else the key file if it exists; null when neither is there.
+ */
+export function readSymmetricKey(dataDir: string, name: string, envName: string, env: NodeJS.ProcessEnv): Buffer | null {
+  const fromEnv = env[envName]
+  if (fromEnv) return decodeKey(envName, fromEnv)
+  const file = join(dataDir, 'keys', `${name}.key`)
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    // e.g. EACCES: run it as the gateway's account, which owns the 0600 key files.
+    throw new ConfigError(file, `cannot read it: ${(err as Error).message}`)
+  }
+  return decodeKey(file, text)
 }

@@ -1,3 +1,6 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { migrate, neverReuseIds, openDatabase, type Db } from '../../src/core/db.js'
 
@@ -81,4 +84,31 @@ t.test('neverReuseIds refuses what it cannot rebuild', async (t) => {
   t.throws(() => neverReuseIds(db, 'missing'), /no table missing/)
   t.throws(() => neverReuseIds(db, 'shelves; DROP TABLE items'), /not a table name/)
   db.close()
+})
+
+t.test('the data folder is 0700 and the database, its WAL and shared memory 0600, also when an older gateway left them readable', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'gw-modes-'))
+  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  const modeOf = (p: string) => statSync(p).mode & 0o777
+  // a fresh data folder, made with the ordinary umask (022): no mode but ours
+  const fresh = join(root, 'fresh', 'data')
+  const db = openDatabase(join(fresh, 'gateway.db'))
+  db.exec('CREATE TABLE x (a); INSERT INTO x VALUES (1)')
+  t.equal(modeOf(fresh), 0o700, 'data folder')
+  for (const f of ['gateway.db', 'gateway.db-wal', 'gateway.db-shm']) t.equal(modeOf(join(fresh, f)), 0o600, f)
+  db.close()
+
+  // a store from before: folder 0755, files 0644
+  const old = join(root, 'old')
+  mkdirSync(old, { mode: 0o755 })
+  chmodSync(old, 0o755)
+  for (const f of ['gateway.db-wal', 'gateway.db-shm']) writeFileSync(join(old, f), '')
+  const first = openDatabase(join(old, 'gateway.db'))
+  first.close()
+  for (const f of ['gateway.db', 'gateway.db-wal', 'gateway.db-shm']) if (statSync(join(old, f), { throwIfNoEntry: false })) chmodSync(join(old, f), 0o644)
+  chmodSync(old, 0o755)
+  const again = openDatabase(join(old, 'gateway.db'))
+  t.equal(modeOf(old), 0o700, 'tightened folder')
+  t.equal(modeOf(join(old, 'gateway.db')), 0o600, 'tightened database')
+  again.close()
 })

@@ -6,7 +6,7 @@ import { buildGateway, type Gateway } from '../../src/app.js'
 import { loadConfig, type GatewayConfig } from '../../src/core/config.js'
 import { DEMO_PASSWORD } from '../../src/features/demo/index.js'
 
-export const ADMIN_PASSWORD = 'test-admin-password'
+export const ADMIN_PASSWORD = 'test-root-password'
 export { DEMO_PASSWORD }
 
 export interface TestGateway extends Gateway {

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError, TooManyRequestsError, type FieldProblem } from '../errors.js'
 import { redact } from '../redact.js'
+import { CLIENT_TIME_RANGE_MESSAGE } from './validation.js'
 
 /**
  * The one error handler: maps named errors and Fastify's own (validation, body size, media type)
@@ -25,6 +26,7 @@ export function fieldsFromValidation(part: string | undefined, issues: AjvIssue[
       return { field: [prefix, ...segments].join('.'), message: 'is not a known field' }
     }
     let message = issue.message ?? 'is invalid'
+    if (issue.keyword === 'format' && issue.params.format === 'date-time') message = CLIENT_TIME_RANGE_MESSAGE
     if (issue.keyword === 'enum' && Array.isArray(issue.params.allowedValues)) {
       message = `must be one of ${(issue.params.allowedValues as unknown[]).join(', ')}`
     }

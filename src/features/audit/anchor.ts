@@ -4,15 +4,19 @@ import { dirname, join } from 'node:path'
 /**
  * The head anchor of the audit chain: the last row's id and hash, kept in a file beside the
  * database. The chain alone cannot show that its newest rows were deleted (what is left is a valid
- * shorter chain); the anchor, written from outside SQLite, can.
+ * shorter chain); the anchor, written from outside SQLite, can. Since the chain is keyed (audit-002)
+ * the anchor carries a MAC under the audit key, so it cannot be rewritten to name a shorter chain.
  */
 export interface AuditAnchor {
-  version: 1
+  /** 1: written before the audit key existed (no MAC); 2: carries `mac` under the audit key */
+  version: 1 | 2
   /** the newest row when the anchor was written (rows are numbered from 1 without gaps) */
   lastId: number
   lastHash: string
   /** when the anchor was written */
   at: string
+  /** version 2: HMAC-SHA256 of lastId, lastHash and at under the audit key (chain.ts anchorMac) */
+  mac?: string
 }
 
 export const ANCHOR_FILE = 'audit-anchor.json'
@@ -41,16 +45,19 @@ export function readAnchor(path: string): AnchorRead {
   const a = doc as Partial<AuditAnchor> | null
   if (
     !a ||
-    a.version !== 1 ||
+    (a.version !== 1 && a.version !== 2) ||
+    (a.version === 2 && (typeof a.mac !== 'string' || !/^[0-9a-f]{64}$/.test(a.mac))) ||
     !Number.isSafeInteger(a.lastId) ||
     (a.lastId as number) < 1 ||
     typeof a.lastHash !== 'string' ||
     !/^[0-9a-f]{64}$/.test(a.lastHash) ||
     typeof a.at !== 'string'
   ) {
-    return { state: 'invalid', problem: 'it does not hold {version: 1, lastId, lastHash, at}' }
+    return { state: 'invalid', problem: 'it does not hold {version: 1, lastId, lastHash, at} or {version: 2, lastId, lastHash, at, mac}' }
   }
-  return { state: 'present', anchor: { version: 1, lastId: a.lastId as number, lastHash: a.lastHash, at: a.at } }
+  const anchor: AuditAnchor = { version: a.version, lastId: a.lastId as number, lastHash: a.lastHash, at: a.at }
+  if (a.version === 2) anchor.mac = a.mac
+  return { state: 'present', anchor }
 }
 
 /**
@@ -60,7 +67,7 @@ export function readAnchor(path: string): AnchorRead {
  */
 export function writeAnchor(path: string, anchor: AuditAnchor): void {
   const tmp = `${path}.${process.pid}.tmp`
-  const fd = openSync(tmp, 'w', 0o644)
+  const fd = openSync(tmp, 'w', 0o600)
   try {
     writeSync(fd, JSON.stringify(anchor) + '\n')
     fsyncSync(fd)

@@ -2,4 +2,4 @@ export { AuditLog, type AuditActor, type AuditRecord, type AuditLogOptions, type
 export { anchorPathFor, readAnchor, type AuditAnchor } from './anchor.js'
 export { auditMigrations } from './migrations.js'
 export { auditRoutes } from './routes.js'
-export { highestAuditedId, type ChainVerdict, type AuditEntry } from './store.js'
+export { highestAuditedId, auditLogIsSealed, AuditKeyMissingError, type ChainVerdict, type AuditEntry } from './store.js'

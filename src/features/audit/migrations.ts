@@ -28,4 +28,24 @@ export const auditMigrations: Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
     `,
   },
+  {
+    // The chain becomes keyed (HMAC-SHA256 under the audit key, kept outside the database) from the
+    // next row on; rows already written keep their plain SHA-256 and still verify. The gateway seals
+    // the upgrade point with the key when it first starts (AuditLog), before any keyed row exists.
+    id: 'audit-002',
+    up: `
+      CREATE TABLE audit_chain (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        scheme TEXT NOT NULL,
+        keyed_from_id INTEGER NOT NULL,
+        seal TEXT
+      );
+      INSERT INTO audit_chain (id, scheme, keyed_from_id) SELECT 1, 'hmac-sha256', coalesce(max(id), 0) + 1 FROM audit_log;
+      CREATE TRIGGER audit_chain_no_delete BEFORE DELETE ON audit_chain
+        BEGIN SELECT RAISE(ABORT, 'the audit chain record is permanent'); END;
+      CREATE TRIGGER audit_chain_sealed_once BEFORE UPDATE ON audit_chain
+        WHEN OLD.seal IS NOT NULL OR NEW.keyed_from_id IS NOT OLD.keyed_from_id OR NEW.scheme IS NOT OLD.scheme
+        BEGIN SELECT RAISE(ABORT, 'the audit chain record is permanent once sealed'); END;
+    `,
+  },
 ]

@@ -51,9 +51,11 @@ export const auditVerifySchema = {
       lastHash: Type.Optional(Type.String()),
       firstBrokenId: Type.Optional(Type.Integer()),
       reason: Type.Optional(Type.String()),
+      unverifiable: Type.Optional(Type.Literal(true, { description: 'keyed rows exist and the audit key is not available: they could not be verified (never reported as intact)' })),
+      verifiedRows: Type.Optional(Type.Integer({ description: 'with unverifiable: the rows before the upgrade to keyed hashes, which hold' })),
       anchor: Type.Optional(
-        Type.Union(['ok', 'missing', 'invalid', 'truncated', 'rewritten'].map((s) => Type.Literal(s)), {
-          description: 'ok: the anchor names a row the chain holds with the same hash · missing / invalid: a warning, the chain end is not witnessed · truncated / rewritten: the chain lost rows the anchor names',
+        Type.Union(['ok', 'missing', 'invalid', 'truncated', 'rewritten', 'forged'].map((s) => Type.Literal(s)), {
+          description: 'ok: the anchor names a row the chain holds with the same hash · missing / invalid: a warning, the chain end is not witnessed · truncated / rewritten: the chain lost rows the anchor names · forged: the anchor was not written by the gateway (its MAC under the audit key does not hold)',
         }),
       ),
       anchorLastId: Type.Optional(Type.Integer({ description: 'the row the anchor names' })),

@@ -4,6 +4,7 @@ import type { EventBus } from '../../core/events.js'
 import { redact } from '../../core/redact.js'
 import { SYSTEM_SCOPE, type Principal, type Scope } from '../../core/scope.js'
 import { readAnchor, writeAnchor, type AuditAnchor } from './anchor.js'
+import { anchorMac, sameHex } from './chain.js'
 import { AuditStore, type AuditQuery, type ChainVerdict, type AuditEntry } from './store.js'
 
 export type AuditActor = Principal | { system: string } | { anonymous: string }
@@ -20,7 +21,7 @@ export interface AuditRecord {
 }
 
 /** What the anchor check found; absent when there is nothing to anchor (an empty log, no anchor). */
-export type AnchorStatus = 'ok' | 'missing' | 'invalid' | 'truncated' | 'rewritten'
+export type AnchorStatus = 'ok' | 'missing' | 'invalid' | 'truncated' | 'rewritten' | 'forged'
 
 /** The chain verdict, plus what the anchor outside the database says about the chain's end. */
 export type AuditVerdict = ChainVerdict & {
@@ -39,6 +40,12 @@ export interface AuditLogger {
 }
 
 export interface AuditLogOptions {
+  /**
+   * The audit key (HMAC-SHA256; GW_AUDIT_KEY or <dataDir>/keys/audit.key): rows from the upgrade
+   * point (audit-002) on are hashed and verified with it, and the anchor carries a MAC under it.
+   * Without it a keyed log cannot be appended to, and verify() says it cannot verify the keyed rows.
+   */
+  key?: Buffer
   /** the head anchor file (`anchorPathFor(dataDir)`); without it no anchor is read or written */
   anchorPath?: string
   /** false: verify() reads the anchor but it is never written (the CLI, which may run beside a live gateway) */
@@ -71,6 +78,7 @@ export class AuditLog {
   readonly #intervalMs: number
   readonly #headLogRows: number
   readonly #log: AuditLogger | undefined
+  readonly #key: Buffer | undefined
   /** the anchor last read from or written to the file */
   #anchor: AuditAnchor | null = null
   /** the chain no longer holds the anchored row: the anchor is kept as evidence, not overwritten */
@@ -84,13 +92,16 @@ export class AuditLog {
 
   constructor(db: Db, bus: EventBus, options: AuditLogOptions = {}) {
     this.#db = db
-    this.#store = new AuditStore(db)
+    this.#store = new AuditStore(db, options.key)
+    this.#key = options.key
     this.#bus = bus
     this.#anchorPath = options.anchorPath
     this.#writesAnchor = options.anchorPath !== undefined && options.writeAnchor !== false
     this.#intervalMs = options.anchorIntervalMs ?? 1000
     this.#headLogRows = options.headLogRows ?? 0
     this.#log = options.log
+    // The gateway (the writer) seals the upgrade point on its first start after audit-002.
+    if (options.key && options.writeAnchor !== false) this.#sealUpgrade(options.key)
     if (this.#anchorPath && this.#writesAnchor) {
       const read = readAnchor(this.#anchorPath)
       if (read.state === 'present') this.#anchor = read.anchor
@@ -164,6 +175,8 @@ export class AuditLog {
     }
     const a = read.anchor
     const named = { anchorLastId: a.lastId, anchorAt: a.at }
+    const forged = this.#forgedAnchor(a)
+    if (forged) return { ok: false, rows: chain.rows, firstBrokenId: Math.min(a.lastId, lastId + 1), reason: `forged anchor: ${forged}`, anchor: 'forged', ...named }
     if (a.lastId > lastId) {
       const end = lastId === 0 ? 'the chain is empty' : `the chain ends at row ${lastId}`
       return { ok: false, rows: chain.rows, firstBrokenId: lastId + 1, reason: `truncated: the anchor (written ${a.at}) names row ${a.lastId}, ${end}`, anchor: 'truncated', ...named }
@@ -180,6 +193,28 @@ export class AuditLog {
       }
     }
     return { ...chain, anchor: 'ok', ...named }
+  }
+
+  /** Why the anchor cannot have been written by the gateway, or null. */
+  #forgedAnchor(a: AuditAnchor): string | null {
+    if (a.version === 2) {
+      // Without the key the chain's keyed rows were already reported as unverifiable.
+      if (this.#key && !sameHex(anchorMac(this.#key, a), a.mac ?? '')) return `its MAC (written ${a.at}, naming row ${a.lastId}) does not hold under the audit key`
+      return null
+    }
+    const record = this.#store.chainRecord()
+    if (record.state === 'keyed' && a.lastId >= record.keyedFromId) {
+      return `a version 1 anchor (no MAC) names row ${a.lastId}, but rows from ${record.keyedFromId} on were written after the upgrade to keyed hashes, when only MAC'd anchors are written`
+    }
+    return null
+  }
+
+  #sealUpgrade(key: Buffer): void {
+    const result = this.#store.sealUpgrade(key)
+    if (result === 'sealed') this.#log?.info({ scheme: 'hmac-sha256' }, 'audit chain: keyed from the next row on (upgrade sealed)')
+    else if (result === 'wrong_key' || result === 'keyed_rows_unsealed' || result === 'lost') {
+      this.#log?.error({ problem: result }, 'audit chain: the upgrade to keyed hashes does not hold under this audit key (wrong key, or the record was altered); verify reports it')
+    }
   }
 
   /** Anchor files written by this process (tests assert the throttle with it). */
@@ -255,7 +290,8 @@ export class AuditLog {
       )
       return
     }
-    const next: AuditAnchor = { version: 1, lastId: head.id, lastHash: head.hash, at: new Date().toISOString() }
+    const at = new Date().toISOString()
+    const next: AuditAnchor = this.#key ? { version: 2, lastId: head.id, lastHash: head.hash, at, mac: anchorMac(this.#key, { lastId: head.id, lastHash: head.hash, at }) } : { version: 1, lastId: head.id, lastHash: head.hash, at }
     try {
       writeAnchor(path, next)
     } catch (err) {

@@ -1,6 +1,6 @@
 import type { Db } from '../../core/db.js'
 import { subtreeRange, type Scope } from '../../core/scope.js'
-import { GENESIS_HASH, rowHash, type ChainedContent } from './chain.js'
+import { GENESIS_HASH, rowHash, sameHex, upgradeSeal, type ChainedContent } from './chain.js'
 
 interface AuditRowDb {
   id: number
@@ -45,6 +45,22 @@ export interface AuditQuery {
 export type ChainVerdict =
   | { ok: true; rows: number; lastHash: string }
   | { ok: false; rows: number; firstBrokenId: number; reason: string }
+  /** keyed rows exist but no audit key was given: the rows before them verified, the rest cannot be */
+  | { ok: false; rows: number; unverifiable: true; verifiedRows: number; reason: string }
+
+/**
+ * Where the chain switched to keyed hashes (audit-002): `unkeyed` for a store from before that
+ * migration (every row plain SHA-256); `lost` when the migration is recorded but its row is gone.
+ */
+export type ChainRecord = { state: 'unkeyed' } | { state: 'keyed'; keyedFromId: number; seal: string | null } | { state: 'lost' }
+
+/** A keyed row was to be appended without the audit key (a tool or test opened the log without it). */
+export class AuditKeyMissingError extends Error {
+  constructor() {
+    super('the audit log is keyed: appending needs the audit key (GW_AUDIT_KEY or <dataDir>/keys/audit.key)')
+    this.name = 'AuditKeyMissingError'
+  }
+}
 
 const toContent = (r: AuditRowDb): ChainedContent => ({
   id: r.id,
@@ -70,13 +86,22 @@ export function highestAuditedId(db: Db, targetType: string): number {
   return id ?? 0
 }
 
+/** The audit log was sealed with an audit key (audit-002 and a first keyed start): that key is needed from now on. */
+export function auditLogIsSealed(db: Db): boolean {
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_chain'").get() === undefined) return false
+  return db.prepare('SELECT 1 FROM audit_chain WHERE seal IS NOT NULL').get() !== undefined
+}
+
 export class AuditStore {
   readonly #db: Db
   readonly #last
   readonly #hashAt
   readonly #insert
-  constructor(db: Db) {
+  readonly #key: Buffer | undefined
+  #record: ChainRecord | null = null
+  constructor(db: Db, key?: Buffer) {
     this.#db = db
+    this.#key = key
     this.#last = db.prepare('SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1')
     this.#hashAt = db.prepare('SELECT hash FROM audit_log WHERE id = ?').pluck()
     this.#insert = db.prepare(`INSERT INTO audit_log
@@ -90,8 +115,39 @@ export class AuditStore {
     const id = (last?.id ?? 0) + 1
     const prevHash = last?.hash ?? GENESIS_HASH
     const full = { ...content, id }
-    this.#insert.run({ ...full, prevHash, hash: rowHash(prevHash, full) })
+    const record = this.chainRecord()
+    const keyed = record.state === 'lost' || (record.state === 'keyed' && id >= record.keyedFromId)
+    if (keyed && !this.#key) throw new AuditKeyMissingError()
+    this.#insert.run({ ...full, prevHash, hash: rowHash(prevHash, full, keyed ? this.#key : undefined) })
     return id
+  }
+
+  /** Where the chain became keyed; read once (a store from before audit-002 is read again each time). */
+  chainRecord(): ChainRecord {
+    if (this.#record) return this.#record
+    const tableExists = (name: string) => this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined
+    const migrated = tableExists('schema_migrations') && this.#db.prepare("SELECT 1 FROM schema_migrations WHERE id = 'audit-002'").get() !== undefined
+    const row = tableExists('audit_chain') ? (this.#db.prepare('SELECT keyed_from_id, seal FROM audit_chain WHERE id = 1').get() as { keyed_from_id: number; seal: string | null } | undefined) : undefined
+    if (!row) return migrated || tableExists('audit_chain') ? (this.#record = { state: 'lost' }) : { state: 'unkeyed' }
+    return (this.#record = { state: 'keyed', keyedFromId: row.keyed_from_id, seal: row.seal })
+  }
+
+  /**
+   * Seals the upgrade point with the key when it is not sealed yet and no keyed row exists (the
+   * first start after audit-002). Returns what it found; never seals over keyed rows.
+   */
+  sealUpgrade(key: Buffer): 'sealed' | 'already' | 'unkeyed' | 'lost' | 'keyed_rows_unsealed' | 'wrong_key' {
+    const record = this.chainRecord()
+    if (record.state !== 'keyed') return record.state
+    const boundary = record.keyedFromId === 1 ? GENESIS_HASH : this.hashAt(record.keyedFromId - 1)
+    if (record.seal !== null) return boundary !== undefined && sameHex(upgradeSeal(key, record.keyedFromId, boundary), record.seal) ? 'already' : 'wrong_key'
+    const head = this.head()
+    if ((head?.id ?? 0) >= record.keyedFromId) return 'keyed_rows_unsealed'
+    if (boundary === undefined) return 'keyed_rows_unsealed' // rows before the upgrade point are gone: leave it to verify()
+    const seal = upgradeSeal(key, record.keyedFromId, boundary)
+    this.#db.prepare('UPDATE audit_chain SET seal = ? WHERE id = 1 AND seal IS NULL').run(seal)
+    this.#record = { ...record, seal }
+    return 'sealed'
   }
 
   /** The newest row's id and hash, or undefined on an empty log. */
@@ -136,8 +192,19 @@ export class AuditStore {
     return rows.map((r) => ({ ...toContent(r), detail: JSON.parse(r.detail) as Record<string, unknown>, hash: r.hash }))
   }
 
-  /** Walks the whole chain; reports the first row whose link or content does not hold. */
+  /**
+   * Walks the whole chain; reports the first row whose link or content does not hold. Rows from the
+   * upgrade point on are checked with the key (this store's, as given to the constructor), after the
+   * upgrade seal; without the key they are reported as unverifiable, never as intact.
+   */
   verify(): ChainVerdict {
+    // Re-read: verify must see the database as it is now, not as it was when this store opened.
+    this.#record = null
+    const record = this.chainRecord()
+    if (record.state === 'lost') {
+      return { ok: false, rows: 0, firstBrokenId: 1, reason: 'the record of the switch to keyed hashes (table audit_chain, migration audit-002) is missing: altered?' }
+    }
+    const keyedFromId = record.state === 'keyed' ? record.keyedFromId : Number.POSITIVE_INFINITY
     let prevHash = GENESIS_HASH
     let expectedId = 1
     let rows = 0
@@ -145,9 +212,35 @@ export class AuditStore {
       rows++
       if (r.id !== expectedId) return { ok: false, rows, firstBrokenId: r.id, reason: `row ${expectedId} is missing (deleted?)` }
       if (r.prev_hash !== prevHash) return { ok: false, rows, firstBrokenId: r.id, reason: 'prev_hash does not match the previous row' }
-      if (rowHash(prevHash, toContent(r)) !== r.hash) return { ok: false, rows, firstBrokenId: r.id, reason: 'content does not match its hash (altered?)' }
+      if (r.id === keyedFromId && record.state === 'keyed') {
+        if (!this.#key) {
+          const total = (this.#db.prepare('SELECT count(*) FROM audit_log').pluck().get() as number) ?? rows
+          return {
+            ok: false,
+            rows: total,
+            unverifiable: true,
+            verifiedRows: r.id - 1,
+            reason: `cannot verify rows ${r.id}–${total}: they are keyed (HMAC-SHA256) and the audit key is not available (GW_AUDIT_KEY or <dataDir>/keys/audit.key); rows 1–${r.id - 1} hold`,
+          }
+        }
+        if (record.seal === null) return { ok: false, rows, firstBrokenId: r.id, reason: `the upgrade to keyed hashes at row ${r.id} is not sealed (the record was altered?)` }
+        if (!sameHex(upgradeSeal(this.#key, r.id, prevHash), record.seal)) {
+          return {
+            ok: false,
+            rows,
+            firstBrokenId: r.id,
+            reason: `the seal of the upgrade to keyed hashes at row ${r.id} does not hold: the rows before it were rewritten, the upgrade point was moved, or this is not the audit key that sealed it`,
+          }
+        }
+      }
+      const key = r.id >= keyedFromId ? this.#key : undefined
+      if (rowHash(prevHash, toContent(r), key) !== r.hash) return { ok: false, rows, firstBrokenId: r.id, reason: `content does not match its ${key ? 'keyed ' : ''}hash (altered?)` }
       prevHash = r.hash
       expectedId++
+    }
+    // No keyed row yet: the seal still pins the unkeyed rows it was made over.
+    if (record.state === 'keyed' && rows === keyedFromId - 1 && this.#key && record.seal !== null && !sameHex(upgradeSeal(this.#key, keyedFromId, prevHash), record.seal)) {
+      return { ok: false, rows, firstBrokenId: Math.max(1, rows), reason: `the seal of the upgrade to keyed hashes at row ${keyedFromId} does not hold: the rows before it were rewritten, or this is not the audit key that sealed it` }
     }
     return { ok: true, rows, lastHash: prevHash }
   }

@@ -1,10 +1,11 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { rmSync, writeFileSync } from 'node:fs'
 import { inTransaction, type Db } from '../../core/db.js'
-import { ConflictError, ForbiddenError, NotFoundError, TooManyRequestsError, UnauthenticatedError, ValidationError } from '../../core/errors.js'
+import { ConfigError, ConflictError, ForbiddenError, NotFoundError, TooManyRequestsError, UnauthenticatedError, ValidationError } from '../../core/errors.js'
 import { scopeOf, type Principal, type Role, type Scope } from '../../core/scope.js'
 import type { AuditLog } from '../audit/index.js'
 import type { OrgService } from '../org/index.js'
-import { DUMMY_HASH_PROMISE, hashPassword, passwordProblem, randomPassword, verifyPassword } from './passwords.js'
+import { DUMMY_HASH_PROMISE, WeakPasswordError, hashPassword, passwordProblem, randomPassword, verifyPassword } from './passwords.js'
 import { UnknownNameLockouts, WindowRateLimiter } from './rate-limit.js'
 import { UserStore, type UserRecord } from './store.js'
 
@@ -52,6 +53,8 @@ export interface LoginResult {
 
 const isLocked = (u: UserRecord, now = Date.now()) => u.lockedUntil !== null && Date.parse(u.lockedUntil) > now
 const lockedSeconds = (u: UserRecord, now = Date.now()) => Math.max(1, Math.ceil((Date.parse(u.lockedUntil!) - now) / 1000))
+/** The gateway administrator ensureFirstAdmin creates (no unit: above every street). */
+const FIRST_ADMIN = 'admin'
 const LOCKED_MESSAGE = 'account locked after repeated failed attempts; try again later'
 
 export function publicUser(u: UserRecord): PublicUser {
@@ -81,16 +84,22 @@ export class AuthService {
   readonly #org: OrgService
   readonly #settings: AuthSettings
   readonly #sessionKey: Buffer
+  readonly #initialPasswordFile: string | undefined
   readonly #addressLimiter: WindowRateLimiter
   readonly #unknownNames = new UnknownNameLockouts()
 
-  constructor(deps: { db: Db; audit: AuditLog; org: OrgService; settings: AuthSettings; sessionKey: Buffer }) {
+  /**
+   * `initialPasswordFile`: where a generated first-run admin password is written (mode 0600) instead
+   * of the console a service manager keeps in its logs; removed when that password is changed.
+   */
+  constructor(deps: { db: Db; audit: AuditLog; org: OrgService; settings: AuthSettings; sessionKey: Buffer; initialPasswordFile?: string }) {
     this.#db = deps.db
     this.#store = new UserStore(deps.db)
     this.#audit = deps.audit
     this.#org = deps.org
     this.#settings = deps.settings
     this.#sessionKey = deps.sessionKey
+    this.#initialPasswordFile = deps.initialPasswordFile
     this.#addressLimiter = new WindowRateLimiter(deps.settings.loginAttemptsPerMinutePerAddress, 60_000)
     deps.org.registerUsage({ what: 'users', count: (unitId) => this.#store.countInUnit(unitId) })
   }
@@ -190,14 +199,20 @@ export class AuthService {
       })
       throw new ValidationError('current password is wrong', [{ field: 'body.currentPassword', message: 'is wrong' }])
     }
-    const problem = passwordProblem(next)
-    if (problem) throw ValidationError.field('body.newPassword', problem)
+    const problem = passwordProblem(next, user.username)
+    if (problem) throw new WeakPasswordError('body.newPassword', problem)
     const hash = await hashPassword(next)
     inTransaction(this.#db, () => {
       this.#store.update(user.id, { passwordHash: hash })
       this.#store.revokeUserSessions(user.id)
       this.#audit.record({ actor: principal, action: 'user.password_change', target: { type: 'user', id: user.id }, client })
     })
+    this.#forgetInitialPassword(user)
+  }
+
+  /** The first administrator's generated password is no longer valid: its file goes. */
+  #forgetInitialPassword(user: { username: string; unitId: number | null }): void {
+    if (this.#initialPasswordFile && user.username === FIRST_ADMIN && user.unitId === null) rmSync(this.#initialPasswordFile, { force: true })
   }
 
   #recordFailure(user: UserRecord): { failedLogins: number; locked: boolean } {
@@ -223,8 +238,8 @@ export class AuthService {
   }
 
   async create(actor: Principal, input: NewUser, client?: string): Promise<PublicUser> {
-    const problem = passwordProblem(input.password)
-    if (problem) throw ValidationError.field('body.password', problem)
+    const problem = passwordProblem(input.password, input.username)
+    if (problem) throw new WeakPasswordError('body.password', problem)
     this.#assertUnitAssignable(actor, input.unitId, 'body.unitId')
     const hash = await hashPassword(input.password)
     return inTransaction(this.#db, () => {
@@ -250,11 +265,11 @@ export class AuthService {
     if (changes.unitId !== undefined) this.#assertUnitAssignable(actor, changes.unitId, 'body.unitId')
     let passwordHash: string | undefined
     if (changes.password !== undefined) {
-      const problem = passwordProblem(changes.password)
-      if (problem) throw ValidationError.field('body.password', problem)
+      const problem = passwordProblem(changes.password, before.username)
+      if (problem) throw new WeakPasswordError('body.password', problem)
       passwordHash = await hashPassword(changes.password)
     }
-    return inTransaction(this.#db, () => {
+    const updated = inTransaction(this.#db, () => {
       this.#store.update(id, { displayName: changes.displayName, unitId: changes.unitId, roles: changes.roles && dedupeRoles(changes.roles), disabled: changes.disabled, passwordHash })
       if (passwordHash || changes.disabled || changes.unitId !== undefined || changes.roles) this.#store.revokeUserSessions(id)
       const after = this.#store.byIdUnscoped(id)!
@@ -269,6 +284,8 @@ export class AuthService {
       })
       return publicUser(after)
     })
+    if (passwordHash) this.#forgetInitialPassword(updated)
+    return updated
   }
 
   delete(actor: Principal, id: number, client?: string): void {
@@ -282,17 +299,27 @@ export class AuthService {
   }
 
   /** First run: a gateway administrator, with the given password or a random one to print once. */
-  async ensureFirstAdmin(password: string | undefined): Promise<{ username: string; password: string | null } | null> {
+  async ensureFirstAdmin(password: string | undefined): Promise<{ username: string; password: string | null; passwordFile: string | null } | null> {
     if (this.#store.count() > 0) return null
-    const chosen = password ?? randomPassword()
-    const problem = passwordProblem(chosen)
-    if (problem) throw ValidationError.field('GW_ADMIN_PASSWORD', problem)
+    let chosen = password ?? randomPassword()
+    // A random password of 24 characters breaks a rule (contains "admin") about once in 10^8 starts.
+    while (password === undefined && passwordProblem(chosen, 'admin')) chosen = randomPassword()
+    const problem = passwordProblem(chosen, 'admin')
+    if (problem) throw new ConfigError('GW_ADMIN_PASSWORD', `the first administrator's password ${problem}`)
     const hash = await hashPassword(chosen)
     inTransaction(this.#db, () => {
-      const id = this.#store.insert({ username: 'admin', displayName: 'Gateway administrator', unitId: null, roles: ['admin'], passwordHash: hash })
-      this.#audit.record({ actor: { system: 'first-run' }, action: 'user.create', target: { type: 'user', id }, detail: { username: 'admin', roles: ['admin'] } })
+      const id = this.#store.insert({ username: FIRST_ADMIN, displayName: 'Gateway administrator', unitId: null, roles: ['admin'], passwordHash: hash })
+      this.#audit.record({ actor: { system: 'first-run' }, action: 'user.create', target: { type: 'user', id }, detail: { username: FIRST_ADMIN, roles: ['admin'] } })
     })
-    return { username: 'admin', password: password ? null : chosen }
+    if (password !== undefined) return { username: FIRST_ADMIN, password: null, passwordFile: null }
+    let passwordFile: string | null = null
+    if (this.#initialPasswordFile) {
+      // Written once, readable by the gateway's account only; the console says where, not what.
+      rmSync(this.#initialPasswordFile, { force: true })
+      writeFileSync(this.#initialPasswordFile, chosen + '\n', { mode: 0o600, flag: 'wx' })
+      passwordFile = this.#initialPasswordFile
+    }
+    return { username: FIRST_ADMIN, password: chosen, passwordFile }
   }
 
   /** For seeding (demo data, tests): creates users without an acting principal. */

@@ -278,7 +278,7 @@ export class ExportService {
     const row = this.#rec.store.export(id)
     if (!row) return
     const work = join(this.dir, 'work', id)
-    await mkdir(work, { recursive: true })
+    await mkdir(work, { recursive: true, mode: 0o700 })
     const zipRel = `.exports/${id}.zip`
     const zipPath = join(this.#rec.root, zipRel)
     let zip: ZipWriter | undefined

@@ -105,7 +105,7 @@ class Session {
     this.id = startMs
     this.date = utcDate(startMs)
     this.dir = join(opts.root, String(opts.cameraId), this.date)
-    mkdirSync(this.dir, { recursive: true })
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 })
     const pattern = join(this.dir, `${this.id}-%05d.mp4`)
     // fps as the exact rational of the measured frame interval
     this.proc = new SupervisedProcess({ command: opts.ffmpegPath, args: segmenterArgs({ codec, fps: `90000/${tick}`, segmentSeconds: opts.segmentSeconds, pattern }), stdin: true, killTimeoutMs: 3000 })

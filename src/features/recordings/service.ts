@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, realpath, rename, rm, statfs, truncate } from 'n
 import { createHash } from 'node:crypto'
 import { basename, isAbsolute, join, relative, sep } from 'node:path'
 import type { GatewayConfig } from '../../core/config.js'
-import { inTransaction, type Db } from '../../core/db.js'
+import { inTransaction, restrictMode, type Db } from '../../core/db.js'
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js'
 import type { EventBus } from '../../core/events.js'
 import { scopeOf, subtreeRange, SYSTEM_SCOPE, type Principal } from '../../core/scope.js'
@@ -144,7 +144,8 @@ export class RecordingService {
     this.#cases = deps.cases ?? null
     this.#storageAlarm = deps.storageAlarm ?? null
     const root = deps.settings.root ? (isAbsolute(deps.settings.root) ? deps.settings.root : join(deps.dataDir, deps.settings.root)) : join(deps.dataDir, 'recordings')
-    mkdirSync(root, { recursive: true, mode: 0o750 })
+    mkdirSync(root, { recursive: true, mode: 0o700 })
+    restrictMode(root, 0o700) // footage is evidence: the gateway's account only
     // every path check compares against the real path of the root
     this.root = realpathSync(root)
   }
@@ -350,7 +351,7 @@ export class RecordingService {
 
   async #quarantine(file: string, why: string): Promise<void> {
     const dir = join(this.root, '.quarantine')
-    await mkdir(dir, { recursive: true })
+    await mkdir(dir, { recursive: true, mode: 0o700 })
     const target = join(dir, `${Date.now()}-${basename(file)}`)
     await rename(file, target).catch(() => undefined)
     this.counters.quarantined++
@@ -400,12 +401,13 @@ export class RecordingService {
 
   // --- search and playback -------------------------------------------------------------------
 
-  #checkRange(from: string, to: string): { fromMs: number; toMs: number } {
+  /** `part`: where the caller's request carried the range, so an error names the field it sent. */
+  #checkRange(from: string, to: string, part: 'query' | 'body' = 'query'): { fromMs: number; toMs: number } {
     const fromMs = Date.parse(from)
     const toMs = Date.parse(to)
-    if (!Number.isFinite(fromMs)) throw ValidationError.field('query.from', 'not a date-time')
-    if (!Number.isFinite(toMs)) throw ValidationError.field('query.to', 'not a date-time')
-    if (toMs <= fromMs) throw ValidationError.field('query.to', 'must be after from')
+    if (!Number.isFinite(fromMs)) throw ValidationError.field(`${part}.from`, 'not a date-time')
+    if (!Number.isFinite(toMs)) throw ValidationError.field(`${part}.to`, 'not a date-time')
+    if (toMs <= fromMs) throw ValidationError.field(`${part}.to`, 'must be after from')
     return { fromMs, toMs }
   }
 
@@ -517,7 +519,7 @@ export class RecordingService {
 
   /** Locks footage of a camera (a case's evidence, or a manual hold). Audited. */
   lock(actor: Principal, input: { cameraId: number; from: string; to: string; reason: string; caseId?: number | null; exportId?: string | null }, client?: string, checkScope = true): number {
-    const { fromMs, toMs } = this.#checkRange(input.from, input.to)
+    const { fromMs, toMs } = this.#checkRange(input.from, input.to, 'body')
     const { camera } = this.#registry.getForUse(checkScope ? scopeOf(actor) : SYSTEM_SCOPE, input.cameraId)
     const unitPath = this.#unitPath(camera.unitId)
     return inTransaction(this.store.db, () => {

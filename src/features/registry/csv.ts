@@ -80,7 +80,11 @@ export function parseCsv(text: string, maxRows: number): { rows: CsvRow[]; probl
   const rows = body.map(({ record, info }) => {
     const cells: Partial<Record<CsvColumn, string>> = {}
     if (record.length > columns.length) problems.push({ field: 'file', line: info.lines, message: `has ${record.length} cells but the header names ${columns.length}` })
-    columns.forEach((c, i) => (cells[c as CsvColumn] = (record[i] ?? '').trim()))
+    columns.forEach((c, i) => {
+      const v = (record[i] ?? '').trim()
+      // Credentials are never exported, so never quoted: a password may begin with a quote.
+      cells[c as CsvColumn] = c === 'username' || c === 'password' ? v : unescapeFormula(v)
+    })
     return { line: info.lines, cells }
   })
   return { rows, problems }
@@ -168,13 +172,25 @@ export function rowToInput(row: CsvRow): { input: CameraInput; unitCode: string 
   return { input, unitCode: c.unit_code, problems }
 }
 
-function cell(v: unknown): string {
+/** A text cell beginning with one of these is run as a formula by spreadsheets (OWASP, CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/
+
+/**
+ * One exported cell, per OWASP's CSV injection guidance: text beginning with = + - @ TAB or CR is
+ * prefixed with a single quote, whatever follows (`-1+cmd|…` is a formula too); a cell holding a
+ * comma, quote, CR or LF is quoted, inner quotes doubled. Numbers the gateway itself wrote
+ * (a negative latitude) are data, not text, and stay as they are.
+ */
+export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return ''
+  if (typeof v === 'number') return String(v)
   const s = String(v)
-  // Quote when needed; a leading =, +, -, @ is prefixed so a spreadsheet does not run it as a formula.
-  const safe = /^[=+\-@\t\r]/.test(s) && !/^-?\d/.test(s) ? `'${s}` : s
+  const safe = FORMULA_START.test(s) ? `'${s}` : s
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
 }
+
+/** Undoes csvCell's quote on import, so an exported file re-imports unchanged. */
+const unescapeFormula = (s: string) => (s.startsWith("'") && FORMULA_START.test(s.slice(1)) ? s.slice(1) : s)
 
 export const CSV_HEADER = EXPORTED.join(',') + '\r\n'
 
@@ -189,5 +205,5 @@ export function cameraToCsvLine(camera: Camera, unitCode: string): string {
     sub_fps: s?.fps, snapshot_uri: camera.snapshotUri, ptz: camera.capabilities.ptz ? 1 : 0, events: camera.capabilities.events ? 1 : 0,
     tags: camera.tags.join(';'), enabled: camera.enabled ? 1 : 0, shared_upward: camera.sharedUpward ? 1 : 0,
   }
-  return EXPORTED.map((k) => cell(values[k])).join(',') + '\r\n'
+  return EXPORTED.map((k) => csvCell(values[k])).join(',') + '\r\n'
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { projectRoot } from '../../../src/core/paths.js'
 
-const ADMIN_PASSWORD = 'kill9-admin-password'
+const ADMIN_PASSWORD = 'kill9-gw-password'
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

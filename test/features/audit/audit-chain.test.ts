@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -85,15 +86,16 @@ t.test('GET /api/audit is scoped, filterable, newest first, paged', async (t) =>
   t.same((await admin.get('/api/audit?from=yesterday')).json.errors.map((e: any) => e.field), ['query.from'])
 })
 
-t.test('every row carries the hash of its predecessor and of its own content', async (t) => {
+t.test('every row carries the keyed hash (HMAC under the audit key) of its predecessor and of its own content', async (t) => {
   const raw = openRawDb(gw.dataDir)
   const all = raw.prepare('SELECT * FROM audit_log ORDER BY id').all() as any[]
   raw.close()
+  const key = Buffer.from(readFileSync(join(gw.dataDir, 'keys', 'audit.key'), 'utf8').trim(), 'base64')
   t.equal(all[0].prev_hash, GENESIS_HASH)
   let prev = GENESIS_HASH
   for (const r of all) {
     t.equal(r.prev_hash, prev)
-    t.equal(r.hash, rowHash(prev, { id: r.id, at: r.at, actorId: r.actor_id, actor: r.actor, action: r.action, targetType: r.target_type, targetId: r.target_id, unitPath: r.unit_path, client: r.client, detail: r.detail }))
+    t.equal(r.hash, rowHash(prev, { id: r.id, at: r.at, actorId: r.actor_id, actor: r.actor, action: r.action, targetType: r.target_type, targetId: r.target_id, unitPath: r.unit_path, client: r.client, detail: r.detail }, key))
     prev = r.hash
   }
   const verdict = await admin.get('/api/audit/verify')
@@ -144,10 +146,14 @@ t.test('a row altered directly in SQLite is found: ok:false, firstBrokenId = tha
   raw.prepare('UPDATE audit_log SET detail = ? WHERE id = ?').run(victim.detail, victim.id)
   t.match((await admin.get('/api/audit/verify')).json, { ok: true }, 'restoring the content restores the chain')
 
-  // a careful forger recomputes the altered row's own hash: the next row's link still breaks
+  // a forger recomputes the altered row's own hash without the audit key: it is not the keyed hash
   const row = raw.prepare('SELECT * FROM audit_log WHERE id = ?').get(victim.id) as any
   const forged = { id: row.id, at: row.at, actorId: row.actor_id, actor: 'someone.else', action: row.action, targetType: row.target_type, targetId: row.target_id, unitPath: row.unit_path, client: row.client, detail: row.detail }
   raw.prepare('UPDATE audit_log SET actor = ?, hash = ? WHERE id = ?').run('someone.else', rowHash(row.prev_hash, forged), victim.id)
+  t.match((await admin.get('/api/audit/verify')).json, { ok: false, firstBrokenId: victim.id, reason: /keyed hash/ })
+  // with the key it could make the row's own hash, and the next row's link would still break
+  const key = Buffer.from(readFileSync(join(gw.dataDir, 'keys', 'audit.key'), 'utf8').trim(), 'base64')
+  raw.prepare('UPDATE audit_log SET hash = ? WHERE id = ?').run(rowHash(row.prev_hash, forged, key), victim.id)
   t.match((await admin.get('/api/audit/verify')).json, { ok: false, firstBrokenId: victim.id + 1, reason: /prev_hash/ })
   raw.prepare('UPDATE audit_log SET actor = ?, hash = ? WHERE id = ?').run(row.actor, row.hash, victim.id)
   t.match((await admin.get('/api/audit/verify')).json, { ok: true })
@@ -223,7 +229,7 @@ t.test('the anchor is written on close, read back at the next start, and throttl
   t.ok(!existsSync(anchorPathFor(dataDir)) || anchorOf(dataDir).lastId < head.id, 'the file lags the head until the throttle or close')
   await first.close()
   await first.close() // idempotent
-  t.match(anchorOf(dataDir), { version: 1, lastId: head.id, lastHash: head.hash }, 'close wrote the head')
+  t.match(anchorOf(dataDir), { version: 2, lastId: head.id, lastHash: head.hash }, 'close wrote the head')
   t.same(readdirSync(dataDir).filter((f) => f.includes('.tmp')), [], 'no temporary file is left behind')
 
   const second = await startTestGateway(t, { demo: false, dataDir })
@@ -290,7 +296,7 @@ t.test('a missing anchor is a warning on a log with rows, nothing on an empty lo
   const db = openDatabase(join(dir, 'gateway.db'))
   t.teardown(() => db.close())
   migrate(db, auditMigrations)
-  const empty = new AuditLog(db, new EventBus(), { anchorPath: anchorPathFor(dir), writeAnchor: false })
+  const empty = new AuditLog(db, new EventBus(), { anchorPath: anchorPathFor(dir), writeAnchor: false, key: randomBytes(32) })
   t.same(empty.verify(), { ok: true, rows: 0, lastHash: GENESIS_HASH }, 'an empty log without an anchor is fine')
 })
 
@@ -302,7 +308,7 @@ t.test('the head is logged at start, every headLogRows rows and on close', async
   migrate(db, auditMigrations)
   const lines: { obj: any; msg: string }[] = []
   const log = { info: (obj: object, msg: string) => lines.push({ obj, msg }), error: (obj: object, msg: string) => lines.push({ obj, msg }) }
-  const audit = new AuditLog(db, new EventBus(), { anchorPath: anchorPathFor(dir), anchorIntervalMs: 3_600_000, headLogRows: 5, headLogMinutes: 10, log })
+  const audit = new AuditLog(db, new EventBus(), { anchorPath: anchorPathFor(dir), anchorIntervalMs: 3_600_000, headLogRows: 5, headLogMinutes: 10, log, key: randomBytes(32) })
   for (let i = 0; i < 12; i++) {
     audit.record({ actor: { system: 'test' }, action: 'test.append' })
     audit.flush()

@@ -28,9 +28,9 @@ const config = loadConfig({
     discovery: { allowedCidrs: ['127.0.0.0/8'], multicastInterfaces: ['127.0.0.1'], probeWindowMs: windowMs, probeJitterMs: 100 },
   },
 })
-const gw = await buildGateway(config, { env: { GW_ADMIN_PASSWORD: 'mc-admin-password' } })
+const gw = await buildGateway(config, { env: { GW_ADMIN_PASSWORD: 'mc-gw-password' } })
 try {
-  const login = await gw.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'mc-admin-password' } })
+  const login = await gw.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'mc-gw-password' } })
   const headers = { authorization: `Bearer ${login.json().token}` }
   const t0 = Date.now()
   const start = await gw.app.inject({ method: 'POST', url: '/api/discovery/scans', headers, payload: { multicast: true } })

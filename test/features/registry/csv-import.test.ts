@@ -4,6 +4,7 @@ import { parse } from 'csv-parse/sync'
 import t from 'tap'
 import { projectRoot } from '../../../src/core/paths.js'
 import { SYSTEM_SCOPE } from '../../../src/core/scope.js'
+import { CSV_HEADER, csvCell } from '../../../src/features/registry/csv.js'
 import { unit } from '../../support/fixtures.js'
 import { startTestGateway, type Injector } from '../../support/gateway.js'
 
@@ -227,6 +228,30 @@ t.test('a spreadsheet formula in a cell is exported defused', async (t) => {
   const res = await communityTech.get('/api/cameras/export')
   t.match(res.body, `"'=HYPERLINK(""http://evil"")"`)
   t.notMatch(res.body, /(^|,)=HYPERLINK/m)
+})
+
+t.test('CSV export follows OWASP: every cell beginning with = + - @ TAB or CR is quoted, numbers stay numbers', async (t) => {
+  t.equal(csvCell('-1+1|cmd'), "'-1+1|cmd", 'a leading minus followed by a digit is a formula too')
+  t.equal(csvCell('-2+3+cmd|\' /C calc\'!A0'), "'-2+3+cmd|' /C calc'!A0")
+  t.equal(csvCell('+1'), "'+1")
+  t.equal(csvCell('@SUM(A1)'), "'@SUM(A1)")
+  t.equal(csvCell('\t=1+1'), "'\t=1+1", 'a leading tab')
+  t.equal(csvCell('\r=1+1'), `"'\r=1+1"`, 'a leading carriage return, quoted because it holds a CR')
+  t.equal(csvCell('=1,2'), `"'=1,2"`, 'quoted when it holds the separator')
+  t.equal(csvCell('a "b"\nc'), '"a ""b""\nc"', 'quotes doubled, newline quoted')
+  t.equal(csvCell(-33.5), '-33.5', 'a negative number the gateway wrote stays a number')
+  t.equal(csvCell('普通 名称'), '普通 名称')
+
+  const created = await communityTech.post('/api/cameras', { unitId: unit(gw, 'JD01-SQ01').id, name: '-1+1|cmd', class: 3, kind: 'fixed', location: { lat: -33.5, lon: 151.2, address: '@SUM(1+1)' }, device: { serial: 'OWASP-SN-1' } })
+  t.equal(created.statusCode, 201, created.body)
+  const res = await communityTech.get('/api/cameras/export')
+  const line = res.body.split('\r\n').find((l) => l.includes('OWASP-SN-1'))!
+  t.match(line, /^'-1\+1\|cmd,JD01-SQ01,3,fixed,-33\.5,151\.2,'@SUM\(1\+1\),/)
+
+  // re-importing the export changes nothing: the quotes are taken off again
+  const again = await importCsv(communityTech, CSV_HEADER + line + '\r\n', '?dryRun=true')
+  t.equal(again.statusCode, 200, again.body)
+  t.match(again.json, { rows: 1, created: 0, unchanged: 1 })
 })
 
 t.test('a GB18030 file (Chinese Excel) imports correctly', async (t) => {

@@ -110,7 +110,10 @@ export interface ChainVerdict {
   firstBrokenId?: number
   reason?: string
   /** the head anchor outside the database: missing / invalid come with a warning */
-  anchor?: 'ok' | 'missing' | 'invalid' | 'truncated' | 'rewritten'
+  anchor?: 'ok' | 'missing' | 'invalid' | 'truncated' | 'rewritten' | 'forged'
+  /** keyed rows and no audit key: not verified (never shown as intact) */
+  unverifiable?: true
+  verifiedRows?: number
   anchorLastId?: number
   anchorAt?: string
   warning?: string
