@@ -63,6 +63,12 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    cameras: Type.Object(
+      {
+        allowedCidrs: Type.Array(Type.String({ minLength: 1 }), { description: 'every address connected to on a camera\'s behalf must lie in one of these IPv4/IPv6 ranges' }),
+      },
+      { additionalProperties: false },
+    ),
     alarms: Type.Object(
       {
         debounceSeconds: Type.Integer({ minimum: 0, maximum: 86_400 }),
@@ -172,6 +178,7 @@ export const ConfigSchema = Type.Object(
         ffmpegPath: Type.String({ minLength: 1 }),
         demoFontFile: Type.String(),
         snapshotTimeoutSeconds: Type.Number({ minimum: 1, maximum: 120 }),
+        snapshotMaxBytes: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, description: 'largest picture read from a camera snapshot URI' }),
         ice: Type.Object(
           {
             announcedAddresses: Type.Array(Type.String()),
