@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { Type, type Static, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import { parse as parseYaml } from 'yaml'
+import { parseIpCidr } from '../lib/net/index.js'
 import { ConfigError } from './errors.js'
 import { projectRoot } from './paths.js'
 
@@ -346,6 +347,13 @@ export function loadConfig(options: LoadConfigOptions = {}): GatewayConfig {
     throw new ConfigError(key, `${first.message} (got ${JSON.stringify(got)})${envHint}`)
   }
   const config = merged as GatewayConfig
+  config.cameras.allowedCidrs.forEach((c, i) => {
+    try {
+      parseIpCidr(c)
+    } catch (e) {
+      throw new ConfigError(`cameras.allowedCidrs.${i}`, (e as Error).message)
+    }
+  })
   config.dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(projectRoot, config.dataDir)
   return config
 }
