@@ -1011,7 +1011,10 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
         throw new RtspProtocolError(`SETUP ${url}: server answered an unusable transport ${transport.protocol}`)
       }
       const sourceParam = transport.params['source']
-      const source = sourceParam && net.isIP(normalizeAddress(sourceParam)) ? normalizeAddress(sourceParam) : peer
+      // Under an address policy RTCP goes only to the address that was checked and connected to:
+      // a Transport source naming another address (loopback, another host) is not followed.
+      const named = sourceParam && net.isIP(normalizeAddress(sourceParam)) ? normalizeAddress(sourceParam) : undefined
+      const source = named !== undefined && (this.#connectGuard === undefined || named === peer) ? named : peer
       const track: RtspTrack = { index, media, url, transport: 'udp', rtpChannel: -1, rtcpChannel: -1, clientPorts: bound.ports, source }
       if (transport.serverPort) track.serverPorts = transport.serverPort
       if (transport.ssrc !== undefined) track.ssrc = transport.ssrc
