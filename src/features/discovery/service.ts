@@ -558,15 +558,10 @@ export class DiscoveryService {
     const policy = this.#cameraAddresses
     if (!policy) return input
     const refused = (uri: string, what: string): boolean => {
-      let url: URL
-      try {
-        url = new URL(uri)
-      } catch {
-        return false
-      }
-      const why = policy.hostRefusal(url.hostname, url.port ? Number(url.port) : { 'http:': 80, 'https:': 443, 'rtsp:': 554, 'rtsps:': 322 }[url.protocol])
+      const endpoint = endpointOfUri(uri)
+      const why = endpoint && policy.hostRefusal(endpoint.host, endpoint.port)
       if (why) warnings.push(`the camera reported a ${what} the gateway does not use (address not allowed: ${why.message})`)
-      return why !== null
+      return !!why
     }
     if (input.snapshotUri && refused(input.snapshotUri, 'snapshot URI')) input.snapshotUri = null
     for (const which of ['main', 'sub'] as const) {

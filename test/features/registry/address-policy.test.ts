@@ -96,6 +96,7 @@ t.test('connect time: a URI stored before the policy, a name resolving to loopba
   const unitId = await streetOf(gw, admin)
   const byIp = (await gw.as(admin).post('/api/cameras', { unitId, name: 'stored loopback', class: 2, kind: 'fixed', snapshotUri: `http://127.0.0.1:${cam.port}/snap.jpg`, streams: { main: { uri: `rtsp://127.0.0.1:${cam.port}/live` } } })).json.id as number
   const byName = (await gw.as(admin).post('/api/cameras', { unitId, name: 'name to loopback', class: 2, kind: 'fixed', snapshotUri: `http://localhost:${cam.port}/snap.jpg`, streams: { main: { uri: `rtsp://localhost:${cam.port}/live` } } })).json.id as number
+  const onvif = (await gw.as(admin).post('/api/cameras', { unitId, name: 'stored ONVIF loopback', class: 2, kind: 'fixed', onvifUrl: `http://127.0.0.1:${cam.port}/onvif/device_service`, credentials: { username: 'u', password: 'p' } })).json.id as number
   const redirected = (await gw.as(admin).post('/api/cameras', { unitId, name: 'redirect', class: 2, kind: 'fixed', snapshotUri: `http://127.0.0.1:${redirector.port}/snap.jpg` })).json.id as number
   t.equal((await gw.as(admin).get(`/api/cameras/${byIp}/snapshot`)).statusCode, 200, 'allowed while loopback is listed')
   t.equal(cam.requests.length, 1)
@@ -107,7 +108,8 @@ t.test('connect time: a URI stored before the policy, a name resolving to loopba
 
   // the same store under the default policy
   await gw.close()
-  gw = await startTestGateway(t, { dataDir, overrides: { cameras: { allowedCidrs: DEFAULT_CIDRS }, health: { checkTimeoutSeconds: 2 } } })
+  // (discovery's own ranges still name loopback: the camera policy alone refuses the connection)
+  gw = await startTestGateway(t, { dataDir, overrides: { cameras: { allowedCidrs: DEFAULT_CIDRS }, health: { checkTimeoutSeconds: 2 }, discovery: { allowedCidrs: ['127.0.0.0/8'], onvifTimeoutMs: 1500 } } })
   admin = await gw.login('admin')
   for (const [id, what] of [[byIp, 'stored 127.0.0.1'], [byName, 'localhost, resolved at connect time']] as const) {
     const res = await gw.as(admin).get(`/api/cameras/${id}/snapshot`)
@@ -120,5 +122,12 @@ t.test('connect time: a URI stored before the policy, a name resolving to loopba
     t.match(h.json.checks, [{ check: 'tcp', ok: true }, { check: 'rtsp_describe', ok: false, reason: 'address_not_allowed' }], `${what}: health says why`)
     t.equal(h.json.failures, 1, `${what}: counts towards offline (the video cannot be reached)`)
   }
+  // ONVIF: refresh and the health probe connect through the same policy
+  const refresh = await gw.as(admin).post(`/api/cameras/${onvif}/refresh`, {})
+  t.equal(refresh.statusCode, 409, 'refresh of a stored loopback ONVIF address is refused')
+  t.equal(refresh.json.code, 'address_not_allowed')
+  t.match(refresh.json.errors, [{ field: 'onvifUrl' }])
+  await gw.as(admin).post(`/api/cameras/${onvif}/health/check`)
+  t.match((await gw.as(admin).get(`/api/cameras/${onvif}/health`)).json.checks, [{ check: 'tcp' }, { check: 'onvif_clock', ok: false, reason: 'address_not_allowed' }], 'health says why')
   t.equal(cam.requests.length, 1, 'the loopback listener was never asked again')
 })
