@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   if (!existsSync(join(projectRoot, 'web', 'dist', 'index.html'))) throw new Error('web/dist is missing: run `bash scripts/build-web.sh` first')
   mkdirSync(OUT, { recursive: true })
   const dataDir = mkdtempSync(join(tmpdir(), 'gw-shots-'))
-  const config = loadConfig({ env: {}, overrides: { dataDir, demo: true, log: { level: 'warn' }, http: { port: 0 }, recordings: { segmentSeconds: 2, freeSpaceFloorMb: 0 } } })
+  const config = loadConfig({ env: {}, overrides: { dataDir, demo: true, log: { level: 'warn' }, http: { port: 0 }, recordings: { segmentSeconds: 2, freeSpaceFloorMb: 0 }, cameras: { allowedCidrs: [...loadConfig({ env: {} }).cameras.allowedCidrs, '127.0.0.0/8'] } } })
   const gw = await buildGateway(config, { env: { GW_ADMIN_PASSWORD: 'screenshots-gw-pass' } })
   await gw.app.listen({ port: 0, host: '127.0.0.1' })
   const addr = gw.app.server.address()

@@ -18,7 +18,7 @@ import { AuthService, authMigrations, authRoutes, createGuard } from './features
 import { seedDemo, type DemoSummary } from './features/demo/index.js'
 import { opsRoutes } from './features/ops/index.js'
 import { OrgService, orgMigrations, orgRoutes } from './features/org/index.js'
-import { RegistryService, registryMigrations, registryRoutes } from './features/registry/index.js'
+import { cameraAddressPolicy, ownListeners, RegistryService, registryMigrations, registryRoutes } from './features/registry/index.js'
 import { MediaService, mediaRoutes } from './features/media/index.js'
 import { WallService, wallMigrations, wallRoutes } from './features/wall/index.js'
 import { PlanService, planRoutes, plansMigrations } from './features/plans/index.js'
@@ -126,19 +126,22 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   app.addHook('onClose', async () => audit.close())
   const org = new OrgService(db, audit)
   const auth = new AuthService({ db, audit, org, settings: config.auth, sessionKey, initialPasswordFile: join(config.dataDir, 'initial-admin-password') })
-  const registry = new RegistryService({ db, org, audit, bus, box, settings: config.registry })
+  // every connection on a camera's behalf passes this one policy (cameras.allowedCidrs)
+  const cameraAddresses = cameraAddressPolicy(config.cameras, () => ownListeners(app.server, config.http))
+  const connectGuard = cameraAddresses.guard
+  const registry = new RegistryService({ db, org, audit, bus, box, settings: config.registry, addressPolicy: cameraAddresses })
   const guard = createGuard(auth)
-  const media = new MediaService({ registry, audit, org, bus, settings: config.media, metrics: metrics.registry, log: app.log })
+  const media = new MediaService({ registry, audit, org, bus, settings: config.media, metrics: metrics.registry, log: app.log, connectGuard })
   app.addHook('onClose', async () => media.close())
   const stream = new EventStreamService(db)
-  const health = new HealthService({ db, registry, org, bus, stream, settings: config.health, metrics: metrics.registry, log: app.log, live: liveStateFrom(media) })
+  const health = new HealthService({ db, registry, org, bus, stream, settings: config.health, metrics: metrics.registry, log: app.log, live: liveStateFrom(media), connectGuard })
   app.addHook('onClose', async () => health.close())
   const wall = new WallService({ db, org, registry, audit })
   const plans = new PlanService({ db, org, audit, maxBytes: config.http.planBodyLimitBytes })
-  const { cases, alarms, ingest, safetyIndex, notify } = createAlarmsAndCases({ app, db, bus, org, auth, registry, audit, stream, config, metrics: metrics.registry, snapshots: snapshotSourceFrom(media) })
-  const discovery = new DiscoveryService({ db, registry, org, audit, settings: config.discovery, log: app.log })
+  const { cases, alarms, ingest, safetyIndex, notify } = createAlarmsAndCases({ app, db, bus, org, auth, registry, audit, stream, config, metrics: metrics.registry, snapshots: snapshotSourceFrom(media), connectGuard })
+  const discovery = new DiscoveryService({ db, registry, org, audit, settings: config.discovery, log: app.log, cameraAddresses })
   app.addHook('onClose', async () => discovery.close())
-  const ptz = new PtzService({ registry, audit, org, policy: discovery.policy, timeoutMs: config.discovery.onvifTimeoutMs })
+  const ptz = new PtzService({ registry, audit, org, policy: discovery.policy, timeoutMs: config.discovery.onvifTimeoutMs, connectGuard })
   const { recordings, exports: evidence, routes: recordingsPlugin } = await createRecordings({ app, db, bus, config, env, registry, org, audit, media, stream, cases, ingest, guard, version: VERSION })
 
   const gb28181 = new Gb28181Service({ db, box, audit, settings: config.gb28181, defaultPassword: env.GW_GB28181_DEFAULT_PASSWORD, log: app.log.child({ feature: 'gb28181' }) })

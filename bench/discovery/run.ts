@@ -54,7 +54,7 @@ if (process.getuid?.() === 0 && ip('netns', 'add', ns).status === 0) {
 // the devices run in their own process (as separate cameras would), replying within 30 ms
 const fleet = await startFleetProcess([String(DEVICES), '127.51.0.1', '-', '30', CAMERA_PASSWORD, 'rtsp://127.0.0.1:8554/main', 'rtsp://127.0.0.1:8554/sub'])
 const dataDir = mkdtempSync(join(tmpdir(), 'gw-bench-discovery-'))
-const config = loadConfig({ env: {}, overrides: { dataDir, demo: false, log: { level: 'silent' }, discovery: { allowedCidrs: ['127.0.0.0/8'] } } })
+const config = loadConfig({ env: {}, overrides: { dataDir, demo: false, log: { level: 'silent' }, discovery: { allowedCidrs: ['127.0.0.0/8'] }, cameras: { allowedCidrs: [...loadConfig({ env: {} }).cameras.allowedCidrs, '127.0.0.0/8'] } } })
 const gateway = await buildGateway(config, { env: { GW_ADMIN_PASSWORD: PASSWORD } })
 const app = gateway.app
 try {

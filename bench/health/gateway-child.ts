@@ -30,7 +30,7 @@ const PASSWORD = 'bench-password-1'
 
 const config = loadConfig({
   env: {},
-  overrides: { dataDir: opts.dataDir, demo: false, log: { level: 'silent' }, registry: { importMaxRows: 1_000_000 }, health: { concurrency: opts.concurrency, checkTimeoutSeconds: opts.checkTimeoutSeconds } },
+  overrides: { dataDir: opts.dataDir, demo: false, log: { level: 'silent' }, registry: { importMaxRows: 1_000_000 }, health: { concurrency: opts.concurrency, checkTimeoutSeconds: opts.checkTimeoutSeconds }, cameras: { allowedCidrs: [...loadConfig({ env: {} }).cameras.allowedCidrs, '127.0.0.0/8'] } },
 })
 const gateway = await buildGateway(config, { env: { GW_ADMIN_PASSWORD: PASSWORD } })
 const { org, health } = gateway.services

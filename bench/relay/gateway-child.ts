@@ -25,7 +25,7 @@ const PASSWORD = 'bench-password-1'
 const STALL_MS = 50
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gw-bench-relay-'))
-const config = loadConfig({ env: {}, overrides: { dataDir, demo: false, log: { level: 'silent' }, http: { port: 0 }, media: { idleTimeoutSeconds: 60 } } })
+const config = loadConfig({ env: {}, overrides: { dataDir, demo: false, log: { level: 'silent' }, http: { port: 0 }, media: { idleTimeoutSeconds: 60 }, cameras: { allowedCidrs: [...loadConfig({ env: {} }).cameras.allowedCidrs, '127.0.0.0/8'] } } })
 const gateway = await buildGateway(config, { env: { GW_ADMIN_PASSWORD: PASSWORD } })
 const app = gateway.app
 await app.listen({ port: 0, host: '0.0.0.0' })

@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { Type, type Static, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import { parse as parseYaml } from 'yaml'
+import { parseIpCidr } from '../lib/net/index.js'
 import { ConfigError } from './errors.js'
 import { projectRoot } from './paths.js'
 
@@ -61,6 +62,12 @@ export const ConfigSchema = Type.Object(
       {
         importMaxRows: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
         pageSizeMax: Type.Integer({ minimum: 1, maximum: 1000 }),
+      },
+      { additionalProperties: false },
+    ),
+    cameras: Type.Object(
+      {
+        allowedCidrs: Type.Array(Type.String({ minLength: 1 }), { description: 'every address connected to on a camera\'s behalf must lie in one of these IPv4/IPv6 ranges' }),
       },
       { additionalProperties: false },
     ),
@@ -192,6 +199,7 @@ export const ConfigSchema = Type.Object(
         ffmpegPath: Type.String({ minLength: 1 }),
         demoFontFile: Type.String(),
         snapshotTimeoutSeconds: Type.Number({ minimum: 1, maximum: 120 }),
+        snapshotMaxBytes: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, description: 'largest picture read from a camera snapshot URI' }),
         ice: Type.Object(
           {
             announcedAddresses: Type.Array(Type.String()),
@@ -361,6 +369,13 @@ export function loadConfig(options: LoadConfigOptions = {}): GatewayConfig {
     throw new ConfigError(key, `${first.message} (got ${JSON.stringify(got)})${envHint}`)
   }
   const config = merged as GatewayConfig
+  config.cameras.allowedCidrs.forEach((c, i) => {
+    try {
+      parseIpCidr(c)
+    } catch (e) {
+      throw new ConfigError(`cameras.allowedCidrs.${i}`, (e as Error).message)
+    }
+  })
   config.dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(projectRoot, config.dataDir)
   return config
 }

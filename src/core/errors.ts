@@ -39,6 +39,15 @@ export class UnprocessableError extends GatewayError {
   readonly code = 'unprocessable'
 }
 
+/**
+ * 422: a URI names an address the camera address policy (cameras.allowedCidrs) refuses: loopback,
+ * link-local, the gateway itself, or outside the camera networks.
+ */
+export class AddressNotAllowedError extends GatewayError {
+  readonly status = 422
+  readonly code = 'address_not_allowed'
+}
+
 /** 401: no credentials, or credentials that do not identify a user. */
 export class UnauthenticatedError extends GatewayError {
   readonly status = 401

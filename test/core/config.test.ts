@@ -62,6 +62,8 @@ t.test('a bad value stops start-up with a ConfigError naming the key', async (t)
     [{ GW_LOG_LEVEL: 'loud' }, 'log.level'],
     [{ GW_AUTH_LOGIN_MAX_FAILURES: '0' }, 'auth.loginMaxFailures'],
     [{ GW_HTTP_BODY_LIMIT_BYTES: '10' }, 'http.bodyLimitBytes'],
+    [{ GW_CAMERAS_ALLOWED_CIDRS: '10.0.0.0/8,10.0.0.1/8' }, 'cameras.allowedCidrs.1'],
+    [{ GW_CAMERAS_ALLOWED_CIDRS: 'camera-net' }, 'cameras.allowedCidrs.0'],
   ]
   for (const [env, key] of cases) {
     const err = configError(t, env)

@@ -7,6 +7,8 @@ import { loadConfig, type GatewayConfig } from '../../src/core/config.js'
 import { DEMO_PASSWORD } from '../../src/features/demo/index.js'
 
 export const ADMIN_PASSWORD = 'test-root-password'
+/** cameras.allowedCidrs of test gateways: the default ranges plus loopback, where test cameras run */
+export const TEST_CAMERA_CIDRS = [...loadConfig({ env: {} }).cameras.allowedCidrs, '127.0.0.0/8', '::1/128']
 export { DEMO_PASSWORD }
 
 export interface TestGateway extends Gateway {
@@ -44,7 +46,9 @@ export async function startTestGateway(t: Test, options: StartOptions = {}): Pro
   const env = { GW_ADMIN_PASSWORD: ADMIN_PASSWORD, ...(options.env ?? {}) }
   const config: GatewayConfig = loadConfig({
     env: {},
-    overrides: { dataDir, demo: options.demo ?? true, log: { level: 'silent' }, http: { port: 0 }, ...(options.overrides ?? {}) },
+    // The test cameras (GStreamer's RTSP server, the ONVIF simulator, tests' own listeners) run on
+    // loopback: allowed explicitly, as an admin would. A test of the default policy overrides cameras.
+    overrides: { dataDir, demo: options.demo ?? true, log: { level: 'silent' }, http: { port: 0 }, cameras: { allowedCidrs: TEST_CAMERA_CIDRS }, ...(options.overrides ?? {}) },
   })
   const gateway = await buildGateway(config, { env })
   let closed = false

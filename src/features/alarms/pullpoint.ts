@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { EventBus } from '../../core/events.js'
 import { OnvifClient, OnvifNotSupportedError, OnvifSubscriptionGoneError, type OnvifEvent, type PullPointSubscription, type PushSubscription } from '../../lib/onvif/index.js'
+import type { ConnectGuard } from '../../lib/net/index.js'
 import type { Camera, CameraCredentials, RegistryService } from '../registry/index.js'
 import type { AlarmIngest } from './ingest.js'
 import type { NotifyEndpoint } from './push.js'
@@ -16,6 +17,8 @@ export interface PullPointSettings {
   backoffMaxMs?: number
   /** how often the camera list is compared with the running subscriptions */
   resyncSeconds?: number
+  /** the camera address policy, checked at every connect (device, events service, subscription manager) */
+  connectGuard?: ConnectGuard
 }
 
 type Log = { warn(obj: object, msg: string): void; info(obj: object, msg: string): void }
@@ -208,6 +211,7 @@ class CameraWorker {
           password: this.#credentials?.password,
           timeoutMs: s.requestTimeoutMs ?? 5000,
           clockOffsetMs: this.#camera.clockOffsetMs ?? undefined,
+          connectGuard: s.connectGuard,
         })
         if (this.#mode !== 'push') {
           try {

@@ -4,6 +4,7 @@ import type { GatewayConfig } from '../../core/config.js'
 import type { Db } from '../../core/db.js'
 import type { EventBus } from '../../core/events.js'
 import { systemPrincipal, type Principal } from '../../core/scope.js'
+import { imageTypeOf, type ConnectGuard } from '../../lib/net/index.js'
 import type { AuditLog } from '../audit/index.js'
 import type { AuthService } from '../auth/index.js'
 import { CasesService, SafetyIndex, type SnapshotSource } from '../cases/index.js'
@@ -20,7 +21,12 @@ import { AlarmStore } from './store.js'
 /** Adapts the media feature's snapshot (JPEG of a keyframe or the camera's snapshot URI) to SnapshotSource. */
 export function snapshotSourceFrom(media: { snapshot(principal: Principal, cameraId: number, stream: 'main' | 'sub', client: string | null): Promise<Buffer> }): SnapshotSource {
   const actor = systemPrincipal('alarms')
-  return { snapshot: async (cameraId) => ({ contentType: 'image/jpeg', data: await media.snapshot(actor, cameraId, 'main', null) }) }
+  return {
+    snapshot: async (cameraId) => {
+      const data = await media.snapshot(actor, cameraId, 'main', null)
+      return { contentType: imageTypeOf(data) ?? 'image/jpeg', data }
+    },
+  }
 }
 
 export interface AlarmsAndCases {
@@ -51,6 +57,8 @@ export function createAlarmsAndCases(deps: {
   config: GatewayConfig
   metrics?: Registry
   snapshots?: SnapshotSource | null
+  /** the camera address policy, for event subscriptions */
+  connectGuard?: ConnectGuard
 }): AlarmsAndCases {
   const { app, db, bus, org, config } = deps
   const log: FastifyBaseLogger = app.log
@@ -80,7 +88,7 @@ export function createAlarmsAndCases(deps: {
 
   const notify = new NotifyEndpoint({ baseUrl: config.alarms.notifyBaseUrl })
   const pullPoint = config.alarms.pullPoint
-    ? new PullPointSupervisor({ registry: deps.registry, ingest, bus, log, notify, settings: { terminationSeconds: config.alarms.pullPointTerminationSeconds } })
+    ? new PullPointSupervisor({ registry: deps.registry, ingest, bus, log, notify, settings: { terminationSeconds: config.alarms.pullPointTerminationSeconds, ...(deps.connectGuard ? { connectGuard: deps.connectGuard } : {}) } })
     : null
   // after start-up (demo cameras, first-run seeding), not during it
   if (pullPoint) app.addHook('onReady', async () => pullPoint.start())

@@ -8,6 +8,7 @@ import {
   OnvifTimeoutError,
   OnvifUnreachableError,
 } from '../../lib/onvif/index.js'
+import { RefusedAddressError } from '../../lib/net/index.js'
 
 /**
  * A camera exchange that failed, as the API reports it. Each cause has its own code, so a client
@@ -18,6 +19,8 @@ import {
  *   502 camera_bad_reply     the reply was not usable SOAP (garbage, HTML, too large, DTD)
  *   502 camera_fault         a SOAP fault other than an auth refusal
  *   502 camera_not_supported the camera lacks the service or operation
+ *   422/409 address_not_allowed  the address (as resolved) is refused by cameras.allowedCidrs: 422
+ *                                when the request gave it, 409 when it is the camera's stored one
  */
 export class CameraDeviceError extends GatewayError {
   constructor(
@@ -31,7 +34,10 @@ export class CameraDeviceError extends GatewayError {
   }
 }
 
-export function deviceError(e: unknown, credentialsField = 'body.credentials.password'): unknown {
+export function deviceError(e: unknown, credentialsField = 'body.credentials.password', addressField = 'onvifUrl'): unknown {
+  if (e instanceof RefusedAddressError) {
+    return new CameraDeviceError(addressField.startsWith('body.') ? 422 : 409, 'address_not_allowed', e.message, [{ field: addressField, message: e.refusal.message }], { reason: e.kind })
+  }
   if (!(e instanceof OnvifError)) return e
   const where = e.endpoint ? ` (${e.endpoint}${e.operation ? `, ${e.operation}` : ''})` : ''
   if (e instanceof OnvifAuthError) {

@@ -6,9 +6,10 @@ import { decodeCursor, encodeCursor } from '../../core/http/cursor.js'
 import { hasRole, scopeOf, type Principal } from '../../core/scope.js'
 import { OnvifClient, parseXAddr, type DeviceReport, type StreamChoice } from '../../lib/onvif/index.js'
 import { MulticastProbe, UnicastSweep, type DiscoveredDevice } from '../../lib/wsdiscovery/index.js'
+import type { AddressPolicy as CameraAddressPolicy } from '../../lib/net/index.js'
 import type { AuditLog } from '../audit/index.js'
 import type { OrgService } from '../org/index.js'
-import type { Camera, CameraClass, CameraCredentials, CameraInput, CameraKind, RegistryService } from '../registry/index.js'
+import { endpointOfUri, type Camera, type CameraClass, type CameraCredentials, type CameraInput, type CameraKind, type RegistryService } from '../registry/index.js'
 import { CameraDeviceError, deviceError, deviceErrorSummary } from './device-errors.js'
 import { AddressPolicy } from './policy.js'
 import { DiscoveryStore, originOf, type CandidateRow, type CandidateSource, type CandidateState, type JobRow } from './store.js'
@@ -180,7 +181,7 @@ export function diffCameras(before: Camera, after: Camera): FieldChange[] {
   for (const k of Object.keys(a)) {
     if (a[k] === b[k]) continue
     if (k === 'clockOffsetMs' && typeof a[k] === 'number' && typeof b[k] === 'number' && Math.abs((a[k] as number) - (b[k] as number)) < 1000) continue
-    if (k === 'credentials') changes.push({ field: 'credentials', before: before.hasCredentials ? 'set' : 'none', after: 'replaced' })
+    if (k === 'credentials') changes.push({ field: 'credentials', before: before.hasCredentials ? 'set' : 'none', after: after.hasCredentials ? 'replaced' : 'dropped' })
     else changes.push({ field: k, before: a[k], after: b[k] })
   }
   return changes
@@ -195,6 +196,11 @@ export interface DiscoveryDeps {
   log?: FastifyBaseLogger
   /** tests: the gateway's own addresses (default: os.networkInterfaces()) */
   ownAddresses?: () => Iterable<string>
+  /**
+   * The camera address policy (cameras.allowedCidrs): every connection of an interrogation passes
+   * it, and URIs a camera reports that it refuses are not stored (a warning says so).
+   */
+  cameraAddresses?: CameraAddressPolicy
 }
 
 export class DiscoveryService {
@@ -206,6 +212,7 @@ export class DiscoveryService {
   readonly #audit: AuditLog
   readonly #log: FastifyBaseLogger | undefined
   readonly #limiter: Semaphore
+  readonly #cameraAddresses: CameraAddressPolicy | undefined
   readonly #jobs = new Map<number, RunningJob>()
   #closed = false
 
@@ -218,6 +225,7 @@ export class DiscoveryService {
     this.#audit = deps.audit
     this.#log = deps.log
     this.#limiter = new Semaphore(deps.settings.interrogateConcurrency)
+    this.#cameraAddresses = deps.cameraAddresses
     this.#store.failInterrupted()
   }
 
@@ -364,7 +372,7 @@ export class DiscoveryService {
         silent.map((t) =>
           this.#limiter.run(async () => {
             const xaddr = `http://${t.ip}${t.port === 80 ? '' : `:${t.port}`}/onvif/device_service`
-            const c = new OnvifClient({ xaddr, timeoutMs: s.onvifTimeoutMs })
+            const c = new OnvifClient({ xaddr, timeoutMs: s.onvifTimeoutMs, connectGuard: this.#cameraAddresses?.guard })
             stoppers.push(() => c.close())
             try {
               await c.getSystemDateAndTime()
@@ -517,9 +525,9 @@ export class DiscoveryService {
   // ================================================================== adoption
 
   /** Interrogation with the configured deadline, inside the concurrency bound; ONVIF errors mapped to API errors. */
-  async interrogate(xaddr: string, creds: CameraCredentials | null, credentialsField = 'body.credentials.password'): Promise<DeviceReport> {
+  async interrogate(xaddr: string, creds: CameraCredentials | null, credentialsField = 'body.credentials.password', addressField = 'onvifUrl'): Promise<DeviceReport> {
     return this.#limiter.run(async () => {
-      const client = new OnvifClient({ xaddr, username: creds?.username, password: creds?.password, timeoutMs: this.settings.onvifTimeoutMs })
+      const client = new OnvifClient({ xaddr, username: creds?.username, password: creds?.password, timeoutMs: this.settings.onvifTimeoutMs, connectGuard: this.#cameraAddresses?.guard })
       // Each SOAP call has its own deadline; the whole interrogation (a dozen calls) has one too, so a
       // camera that answers every call just in time cannot hold a concurrency slot for minutes.
       const overallMs = this.settings.onvifTimeoutMs * INTERROGATION_DEADLINE_CALLS
@@ -532,12 +540,35 @@ export class DiscoveryService {
         return await client.interrogate()
       } catch (e) {
         if (overdue) throw new CameraDeviceError(504, 'camera_timeout', `the camera did not complete the interrogation within ${overallMs} ms (${client.endpoint})`, [], { reason: 'timeout', timeoutMs: overallMs })
-        throw deviceError(e, credentialsField)
+        throw deviceError(e, credentialsField, addressField)
       } finally {
         clearTimeout(timer)
         client.close()
       }
     })
+  }
+
+  /**
+   * What an interrogation says, as registry input, without the URIs the camera address policy
+   * refuses: a camera reporting its snapshot at 127.0.0.1 or another network must not steer the
+   * gateway (and the camera's credentials) there. Each one dropped is a warning.
+   */
+  #reportedInput(report: DeviceReport, xaddr: string, warnings: string[]): CameraInput {
+    const input = reportToInput(report, xaddr)
+    const policy = this.#cameraAddresses
+    if (!policy) return input
+    const refused = (uri: string, what: string): boolean => {
+      const endpoint = endpointOfUri(uri)
+      const why = endpoint && policy.hostRefusal(endpoint.host, endpoint.port)
+      if (why) warnings.push(`the camera reported a ${what} the gateway does not use (address not allowed: ${why.message})`)
+      return !!why
+    }
+    if (input.snapshotUri && refused(input.snapshotUri, 'snapshot URI')) input.snapshotUri = null
+    for (const which of ['main', 'sub'] as const) {
+      const s = input.streams?.[which]
+      if (s && refused(s.uri, `${which} stream URI`)) input.streams![which] = null
+    }
+    return input
   }
 
   /** Checks (and resolves) the host of an ONVIF URL; returns the URL with the checked IP. */
@@ -563,7 +594,7 @@ export class DiscoveryService {
       const xaddr = await this.checkedXAddr(x, 'candidate.xaddrs')
       try {
         // a direct add's reference is ours, not the device's: the camera gets none
-        return await this.#adopt(actor, xaddr, row.source === 'direct' ? null : row.endpoint_ref, fields, client, row.name, candidateId)
+        return await this.#adopt(actor, xaddr, row.source === 'direct' ? null : row.endpoint_ref, fields, client, row.name, candidateId, 'candidate.xaddrs')
       } catch (e) {
         lastError = e
         if (!(e instanceof Error) || !('code' in e) || !['camera_unreachable', 'camera_timeout'].includes(String((e as { code: unknown }).code))) throw e
@@ -582,7 +613,7 @@ export class DiscoveryService {
     const origin = originOf(xaddr)!
     const existing = this.#store.cameraByOrigin(origin)
     if (existing) throw this.#alreadyRegistered(actor, existing.id, 'registered')
-    return this.#adopt(actor, xaddr, null, body, client, null, null)
+    return this.#adopt(actor, xaddr, null, body, client, null, null, 'body.host')
   }
 
   #alreadyRegistered(actor: Principal, cameraId: number | null, state: CandidateState): ConflictError {
@@ -591,9 +622,9 @@ export class DiscoveryService {
     return new ConflictError(visible ? `this device is already registered as camera ${visible.id}${how}` : `this device is already registered${how}`, [], visible ? { cameraId: visible.id, state } : { state })
   }
 
-  async #adopt(actor: Principal, xaddr: string, endpointRef: string | null, fields: AdoptFields, client: string | undefined, scopeName: string | null, candidateId: number | null): Promise<AdoptResult> {
+  async #adopt(actor: Principal, xaddr: string, endpointRef: string | null, fields: AdoptFields, client: string | undefined, scopeName: string | null, candidateId: number | null, addressField: string): Promise<AdoptResult> {
     const t0 = Date.now()
-    const report = await this.interrogate(xaddr, fields.credentials)
+    const report = await this.interrogate(xaddr, fields.credentials, undefined, addressField)
     const serial = report.info.serialNumber?.trim()
     if (serial) {
       const bySerial = this.#store.cameraBySerial(serial)
@@ -607,7 +638,7 @@ export class DiscoveryService {
       }
     }
     if (endpointRef && this.#store.cameraByEndpoint(endpointRef)) throw this.#alreadyRegistered(actor, this.#store.cameraByEndpoint(endpointRef)!.id, 'registered')
-    const input = reportToInput(report, xaddr)
+    const input = this.#reportedInput(report, xaddr, report.warnings)
     const name = fields.name ?? scopeName ?? ([report.info.manufacturer, report.info.model].filter(Boolean).join(' ') || xaddr)
     const camera = this.#registry.create(
       actor,
@@ -648,19 +679,34 @@ export class DiscoveryService {
     if (!hasRole(actor, 'admin', 'technician')) throw new ForbiddenError('needs role admin or technician')
     const url = body.onvifUrl ?? before.onvifUrl
     if (!url) throw new ConflictError(`camera ${id} has no ONVIF address; give one as onvifUrl`, [{ field: 'body.onvifUrl', message: 'is required for this camera' }])
-    const xaddr = await this.checkedXAddr(url, body.onvifUrl ? 'body.onvifUrl' : 'onvifUrl')
+    const addressField = body.onvifUrl ? 'body.onvifUrl' : 'onvifUrl'
+    const xaddr = await this.checkedXAddr(url, addressField)
+    const given = parseXAddr(url, { allowBareHost: true })
+    const givenUrl = given.ok ? given.xaddr.url.href : xaddr
+    if (body.onvifUrl && !body.credentials && before.hasCredentials) {
+      // The stored credentials belong to the host they were entered for: never sent to a new one.
+      const was = endpointOfUri(before.onvifUrl)
+      const now = endpointOfUri(givenUrl)
+      if (!was || !now || was.host !== now.host || was.port !== now.port) {
+        throw new CameraDeviceError(422, 'credentials_required', 'the ONVIF address moves to another host or port: give the camera\'s credentials again in this request', [{ field: 'body.credentials', message: 'is required when onvifUrl names another host or port' }])
+      }
+    }
     const creds = body.credentials ?? stored
-    const report = await this.interrogate(xaddr, creds, body.credentials ? 'body.credentials.password' : 'credentials')
-    const input = reportToInput(report, xaddr)
+    const report = await this.interrogate(xaddr, creds, body.credentials ? 'body.credentials.password' : 'credentials', addressField)
+    const warnings = [...report.warnings]
+    const input = this.#reportedInput(report, xaddr, warnings)
+    // stored as given (a name stays a name; every connect resolves and checks it again)
+    input.onvifUrl = givenUrl
     if (body.credentials) input.credentials = body.credentials
     const serial = report.info.serialNumber?.trim()
     if (serial && before.device.serial && serial !== before.device.serial) {
       throw new ConflictError(`the device at ${xaddr} is not this camera (serial ${serial}, registered ${before.device.serial})`, [{ field: body.onvifUrl ? 'body.onvifUrl' : 'onvifUrl', message: 'answers with another serial number' }])
     }
-    const after = this.#registry.update(actor, id, input, client)
+    const { credentialsDropped, ...after } = this.#registry.update(actor, id, input, client)
+    if (credentialsDropped) warnings.push(`the camera now reports ${credentialsDropped.join(', ')} on another host or port: its stored credentials were dropped; enter them again`)
     const changes = diffCameras(before, after)
-    this.#audit.record({ actor, action: 'discovery.refresh', target: { type: 'camera', id }, unitPath: this.#org.getUnscoped(after.unitId)?.path, client, detail: { changed: changes.map((c) => c.field), warnings: report.warnings } })
-    return { camera: after, changes, warnings: report.warnings }
+    this.#audit.record({ actor, action: 'discovery.refresh', target: { type: 'camera', id }, unitPath: this.#org.getUnscoped(after.unitId)?.path, client, detail: { changed: changes.map((c) => c.field), warnings } })
+    return { camera: after, changes, warnings }
   }
 
   startUnitRefresh(actor: Principal, unitId: number, client?: string): { id: number } {

@@ -1,7 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto'
-import http from 'node:http'
-import https from 'node:https'
+import { createHash } from 'node:crypto'
 import jpeg from 'jpeg-js'
+import { CameraHttpError, fetchCameraImage, RefusedAddressError, type ConnectGuard } from '../../lib/net/index.js'
 import { OnvifAuthError, OnvifClient, OnvifProtocolError, OnvifTimeoutError, OnvifUnreachableError } from '../../lib/onvif/index.js'
 import { RtspAuthError, RtspClient, RtspConnectionError, RtspProtocolError, RtspStatusError, RtspTimeoutError } from '../../lib/rtsp/index.js'
 import { parseH264Sps } from '../../lib/h264/index.js'
@@ -48,12 +47,12 @@ export function endpointOf(uri: string, defaultPort: number): { host: string; po
 /** ONVIF GetSystemDateAndTime: the camera clock minus ours, ms. */
 export type ConnectVerdict = { ok: true } | { ok: false; reason: Reason; detail: string } | { ok: null }
 
-export async function onvifClockCheck(xaddr: string, creds: { username: string; password: string } | null, timeoutMs: number, thresholdMs: number): Promise<{ result: CheckResult; connect: ConnectVerdict }> {
+export async function onvifClockCheck(xaddr: string, creds: { username: string; password: string } | null, timeoutMs: number, thresholdMs: number, connectGuard?: ConnectGuard): Promise<{ result: CheckResult; connect: ConnectVerdict }> {
   const t0 = performance.now()
   const ms = () => Math.round(performance.now() - t0)
   let client: OnvifClient | undefined
   try {
-    client = new OnvifClient({ xaddr, username: creds?.username, password: creds?.password, timeoutMs })
+    client = new OnvifClient({ xaddr, username: creds?.username, password: creds?.password, timeoutMs, connectGuard })
     const clock = await client.getSystemDateAndTime()
     const offsetMs = Math.round(clock.offsetMs)
     const data = { offsetMs, source: clock.source }
@@ -61,6 +60,7 @@ export async function onvifClockCheck(xaddr: string, creds: { username: string; 
     return { result: { check: 'onvif_clock', ok: true, ms: ms(), data }, connect: { ok: true } }
   } catch (err) {
     let reason: Reason = 'onvif_error'
+    if (err instanceof RefusedAddressError) return refusedAddress('onvif_clock', err, ms())
     if (err instanceof OnvifTimeoutError) reason = 'timeout'
     else if (err instanceof OnvifUnreachableError) reason = reasonOfCode(err.code)
     else if (err instanceof OnvifAuthError) reason = 'auth_failed'
@@ -118,12 +118,13 @@ export interface ExpectedStream {
 }
 
 /** RTSP DESCRIBE with the camera's credentials, compared with what the registry expects. */
-export async function rtspDescribeCheck(uri: string, creds: { username: string; password: string } | null, timeoutMs: number, expected: ExpectedStream | null): Promise<{ result: CheckResult; mismatches: Reason[]; connect: ConnectVerdict }> {
+export async function rtspDescribeCheck(uri: string, creds: { username: string; password: string } | null, timeoutMs: number, expected: ExpectedStream | null, connectGuard?: ConnectGuard): Promise<{ result: CheckResult; mismatches: Reason[]; connect: ConnectVerdict }> {
   const t0 = performance.now()
   const ms = () => Math.round(performance.now() - t0)
   let client: RtspClient | undefined
   try {
-    client = new RtspClient({ url: uri, username: creds?.username, password: creds?.password, timeoutMs, connectTimeoutMs: timeoutMs, followRedirects: 2 })
+    // no redirects: a camera does not send the gateway (or its credentials) elsewhere
+    client = new RtspClient({ url: uri, username: creds?.username, password: creds?.password, timeoutMs, connectTimeoutMs: timeoutMs, followRedirects: false, ...(connectGuard ? { connectGuard } : {}) })
     client.on('close', () => undefined) // errors are reported by the promise
     const sdp = await client.describe()
     const facts = streamFactsOf(sdp)
@@ -149,6 +150,7 @@ export async function rtspDescribeCheck(uri: string, creds: { username: string; 
     return { result, mismatches, connect: { ok: true } }
   } catch (err) {
     let reason: Reason = 'rtsp_error'
+    if (err instanceof RefusedAddressError) return { ...refusedAddress('rtsp_describe', err, ms()), mismatches: [] }
     if (err instanceof RtspAuthError) reason = 'auth_failed'
     else if (err instanceof RtspTimeoutError) reason = 'timeout'
     else if (err instanceof RtspConnectionError) reason = err.code === 'ECONNRESET' || err.code === undefined ? 'protocol' : reasonOfCode(err.code)
@@ -165,61 +167,11 @@ export async function rtspDescribeCheck(uri: string, creds: { username: string; 
 }
 
 /**
- * HTTP GET of a snapshot URI with Basic or Digest auth, bounded in time and size, on a fresh
- * connection that is closed afterwards (10,000 cameras must not leave 10,000 keep-alive sockets).
+ * A connection the camera address policy refused (cameras.allowedCidrs): the gateway did not
+ * connect, so the port's reachability is unknown, and the reason says why.
  */
-export async function httpGet(uri: string, creds: { username: string; password: string } | null, timeoutMs: number, maxBytes: number): Promise<{ status: number; body: Buffer }> {
-  const deadline = Date.now() + timeoutMs
-  const once = (authorization?: string) =>
-    new Promise<{ status: number; body: Buffer; challenge: string }>((resolve, reject) => {
-      const url = new URL(uri)
-      const mod = url.protocol === 'https:' ? https : http
-      const req = mod.request(url, { method: 'GET', agent: false, headers: { connection: 'close', ...(authorization ? { authorization } : {}) }, rejectUnauthorized: false })
-      const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no complete answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), Math.max(1, deadline - Date.now()))
-      req.on('error', (err) => {
-        clearTimeout(timer)
-        reject(err)
-      })
-      req.on('response', (res) => {
-        const chunks: Buffer[] = []
-        let size = 0
-        res.on('data', (c: Buffer) => {
-          size += c.length
-          if (size > maxBytes) req.destroy(Object.assign(new Error(`snapshot larger than ${maxBytes} bytes`), { code: 'ETOOBIG' }))
-          else chunks.push(c)
-        })
-        res.on('end', () => {
-          clearTimeout(timer)
-          // one chunk (a picture read in one go) is the body as is: no second copy of it
-          resolve({ status: res.statusCode ?? 0, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), challenge: String(res.headers['www-authenticate'] ?? '') })
-        })
-        res.on('error', (err) => {
-          clearTimeout(timer)
-          reject(err)
-        })
-      })
-      req.end()
-    })
-  let res = await once()
-  if (res.status === 401 && creds) {
-    const url = new URL(uri)
-    res = await once(authorizationFor(res.challenge, creds, url.pathname + url.search))
-  }
-  return res
-}
-
-function authorizationFor(challenge: string, creds: { username: string; password: string }, target: string): string {
-  if (!/^digest/i.test(challenge)) return 'Basic ' + Buffer.from(`${creds.username}:${creds.password}`).toString('base64')
-  const p: Record<string, string> = {}
-  for (const m of challenge.matchAll(/(\w+)=("([^"]*)"|[^,\s]+)/g)) p[m[1]!.toLowerCase()] = m[3] ?? m[2]!
-  const md5 = (s: string) => createHash('md5').update(s).digest('hex')
-  const ha1 = md5(`${creds.username}:${p.realm}:${creds.password}`)
-  const ha2 = md5(`GET:${target}`)
-  const qop = p.qop?.split(',').map((q) => q.trim()).includes('auth') ? 'auth' : undefined
-  const cnonce = randomBytes(8).toString('hex')
-  const nc = '00000001'
-  const response = qop ? md5(`${ha1}:${p.nonce}:${nc}:${cnonce}:${qop}:${ha2}`) : md5(`${ha1}:${p.nonce}:${ha2}`)
-  return `Digest username="${creds.username}", realm="${p.realm}", nonce="${p.nonce}", uri="${target}", response="${response}"` + (qop ? `, qop=${qop}, nc=${nc}, cnonce="${cnonce}"` : '') + (p.opaque ? `, opaque="${p.opaque}"` : '')
+function refusedAddress(check: CheckResult['check'], err: RefusedAddressError, ms: number): { result: CheckResult; connect: ConnectVerdict } {
+  return { result: { check, ok: false, reason: 'address_not_allowed', detail: msg(err), ms }, connect: { ok: null } }
 }
 
 export interface PictureFacts {
@@ -306,19 +258,27 @@ export function looksCovered(p: PictureFacts): boolean {
   return p.mean !== null && p.stddev !== null && p.stddev < 12 && (p.mean < 40 || p.mean > 215)
 }
 
-export async function snapshotCheck(uri: string, creds: { username: string; password: string } | null, timeoutMs: number, maxBytes: number): Promise<{ result: CheckResult; hash: string | null }> {
+/**
+ * GET of the snapshot URI (lib/net fetchCameraImage: checked address, no redirects, credentials
+ * only in answer to a challenge, bounded in time and size, JPEG magic), then the picture's checks.
+ */
+export async function snapshotCheck(uri: string, creds: { username: string; password: string } | null, timeoutMs: number, maxBytes: number, connectGuard?: ConnectGuard): Promise<{ result: CheckResult; hash: string | null }> {
   const t0 = performance.now()
   const ms = () => Math.round(performance.now() - t0)
   let body: Buffer
   try {
-    const res = await httpGet(uri, creds, timeoutMs, maxBytes)
-    if (res.status === 401 || res.status === 403) return { result: { check: 'snapshot', ok: false, reason: 'auth_failed', detail: `HTTP ${res.status}`, ms: ms() }, hash: null }
-    if (res.status !== 200) return { result: { check: 'snapshot', ok: false, reason: 'snapshot_failed', detail: `HTTP ${res.status}`, ms: ms() }, hash: null }
-    body = res.body
+    body = (await fetchCameraImage(uri, { credentials: creds, timeoutMs, maxBytes, accept: ['image/jpeg'], ...(connectGuard ? { guard: connectGuard } : {}) })).body
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    const reason: Reason = code === 'ETIMEDOUT' ? 'timeout' : code === 'ETOOBIG' ? 'bad_snapshot' : code ? reasonOfCode(code) : 'snapshot_failed'
-    return { result: { check: 'snapshot', ok: false, reason, detail: msg(err), ms: ms() }, hash: null }
+    if (!(err instanceof CameraHttpError)) throw err
+    const status = err.extra.httpStatus
+    const reason: Reason =
+      err.code === 'address_not_allowed' ? 'address_not_allowed'
+      : err.code === 'auth_failed' ? 'auth_failed'
+      : err.code === 'timeout' ? 'timeout'
+      : err.code === 'too_large' || err.code === 'not_image' ? 'bad_snapshot'
+      : err.code === 'unreachable' ? (err.extra.socketCode ? reasonOfCode(err.extra.socketCode) : 'snapshot_failed')
+      : 'snapshot_failed'
+    return { result: { check: 'snapshot', ok: false, reason, detail: status && err.code !== 'address_not_allowed' ? `HTTP ${status}: ${msg(err)}` : msg(err), ms: ms() }, hash: null }
   }
   const hash = createHash('sha1').update(body).digest('hex')
   let facts: PictureFacts

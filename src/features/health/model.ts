@@ -8,7 +8,8 @@ export type CheckName = (typeof CHECK_NAMES)[number]
  * Reason codes. The first group means "cannot reach the video" and counts towards offline
  * (hysteresis); the second leaves the camera reachable but degraded.
  */
-export const FAILURE_REASONS = ['no_route', 'refused', 'timeout', 'protocol', 'no_endpoint', 'live_failed'] as const
+/** `address_not_allowed`: the camera address policy (cameras.allowedCidrs) refused the address; as a snapshot reason it only degrades */
+export const FAILURE_REASONS = ['no_route', 'refused', 'timeout', 'protocol', 'no_endpoint', 'live_failed', 'address_not_allowed'] as const
 export const DEGRADED_REASONS = [
   'auth_failed',
   'clock_drift',

@@ -4,6 +4,7 @@ import { inTransaction, nowIso, type Db } from '../../core/db.js'
 import { NotFoundError, ValidationError } from '../../core/errors.js'
 import type { EventBus, GatewayEvents } from '../../core/events.js'
 import { scopeOf, type Principal } from '../../core/scope.js'
+import type { ConnectGuard } from '../../lib/net/index.js'
 import type { StreamPublisher } from '../events/index.js'
 import type { OrgService } from '../org/index.js'
 import type { Camera, CameraCredentials, CameraStatus, RegistryService } from '../registry/index.js'
@@ -124,9 +125,12 @@ export class HealthService {
   readonly #inflight = new Set<Promise<unknown>>()
   readonly #checksTotal: Counter<'check' | 'result'>
   readonly #sweepDuration: Histogram<'trigger'>
+  readonly #connectGuard: ConnectGuard | undefined
 
-  constructor(deps: { db: Db; registry: RegistryService; org: OrgService; bus: EventBus; stream?: StreamPublisher; settings: HealthSettings; metrics?: Registry; log?: FastifyBaseLogger; live?: LiveStateSource }) {
+  /** @param deps.connectGuard the camera address policy, checked at every connect of a probe */
+  constructor(deps: { db: Db; registry: RegistryService; org: OrgService; bus: EventBus; stream?: StreamPublisher; settings: HealthSettings; metrics?: Registry; log?: FastifyBaseLogger; live?: LiveStateSource; connectGuard?: ConnectGuard }) {
     this.#db = deps.db
+    this.#connectGuard = deps.connectGuard
     this.#store = new HealthStore(deps.db)
     this.#registry = deps.registry
     this.#org = deps.org
@@ -426,9 +430,9 @@ export class HealthService {
     const expected = camera.streams.main ? { codec: camera.streams.main.codec, width: camera.streams.main.width, height: camera.streams.main.height, fps: camera.streams.main.fps } : null
     const t0 = performance.now()
     const [describe, clock, snap] = await Promise.all([
-      rtsp ? rtspDescribeCheck(mainUri!, credentials, T, expected) : Promise.resolve(null),
-      onvif ? onvifClockCheck(camera.onvifUrl!, credentials, T, this.#settings.clockDriftThresholdSeconds * 1000) : Promise.resolve(null),
-      snapshotDue ? snapshotCheck(camera.snapshotUri!, credentials, T, this.#settings.snapshotMaxBytes) : Promise.resolve(null),
+      rtsp ? rtspDescribeCheck(mainUri!, credentials, T, expected, this.#connectGuard) : Promise.resolve(null),
+      onvif ? onvifClockCheck(camera.onvifUrl!, credentials, T, this.#settings.clockDriftThresholdSeconds * 1000, this.#connectGuard) : Promise.resolve(null),
+      snapshotDue ? snapshotCheck(camera.snapshotUri!, credentials, T, this.#settings.snapshotMaxBytes, this.#connectGuard) : Promise.resolve(null),
     ])
     const tcpMs = Math.round(performance.now() - t0)
     const rtspTcp = describe ? describe.connect : null
@@ -444,7 +448,7 @@ export class HealthService {
     if (describe) {
       outcome.results.push(describe.result)
       const reason = describe.result.reason
-      if (reason && NETWORK.has(reason)) {
+      if (reason && (NETWORK.has(reason) || reason === 'address_not_allowed')) {
         outcome.failed = true
         outcome.failureReasons = [reason]
       } else if (reason) {
@@ -457,10 +461,10 @@ export class HealthService {
       if (typeof clock.result.data?.offsetMs === 'number') outcome.clockOffsetMs = clock.result.data.offsetMs
       const reason = clock.result.reason
       if (reason) {
-        if (!rtsp && NETWORK.has(reason)) {
+        if (!rtsp && (NETWORK.has(reason) || reason === 'address_not_allowed')) {
           outcome.failed = true
           outcome.failureReasons = [reason]
-        } else degraded.add(reason === 'clock_drift' || reason === 'auth_failed' ? reason : NETWORK.has(reason) ? 'onvif_unreachable' : 'onvif_error')
+        } else degraded.add(reason === 'clock_drift' || reason === 'auth_failed' || reason === 'address_not_allowed' ? reason : NETWORK.has(reason) ? 'onvif_unreachable' : 'onvif_error')
       }
     }
     if (outcome.failed) {
@@ -472,7 +476,7 @@ export class HealthService {
       outcome.snapshotChecked = true
       outcome.snapshotHash = snap.hash
       const reason = snap.result.reason
-      if (reason) degraded.add(reason === 'covered' || reason === 'bad_snapshot' || reason === 'auth_failed' ? reason : 'snapshot_failed')
+      if (reason) degraded.add(reason === 'covered' || reason === 'bad_snapshot' || reason === 'auth_failed' || reason === 'address_not_allowed' ? reason : 'snapshot_failed')
     } else if (camera.snapshotUri) {
       // Not due this time: the last snapshot verdict stands.
       const prev = st.lastSnapshot

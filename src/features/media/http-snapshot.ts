@@ -1,36 +1,41 @@
-import { createHash, randomBytes } from 'node:crypto'
 import { UpstreamError } from '../../core/errors.js'
+import { CameraHttpError, fetchCameraImage, type CameraImage, type ConnectGuard } from '../../lib/net/index.js'
 
-/** GET a camera's snapshot URI (ONVIF GetSnapshotUri) with Basic or Digest auth. */
-export async function fetchSnapshot(uri: string, credentials: { username: string; password: string } | null, timeoutMs: number): Promise<Buffer> {
-  const signal = AbortSignal.timeout(timeoutMs)
-  const url = new URL(uri)
-  const target = url.pathname + url.search
-  let res = await fetch(uri, { signal }).catch((err: Error) => {
-    throw new UpstreamError(`snapshot: ${err.message}`)
-  })
-  if (res.status === 401 && credentials) {
-    const challenge = res.headers.get('www-authenticate') ?? ''
-    await res.arrayBuffer().catch(() => undefined)
-    let authorization: string
-    if (/^digest/i.test(challenge)) {
-      const p: Record<string, string> = {}
-      for (const m of challenge.matchAll(/(\w+)=("([^"]*)"|[^,\s]+)/g)) p[m[1]!.toLowerCase()] = m[3] ?? m[2]!
-      const md5 = (s: string) => createHash('md5').update(s).digest('hex')
-      const ha1 = md5(`${credentials.username}:${p.realm}:${credentials.password}`)
-      const ha2 = md5(`GET:${target}`)
-      const qop = p.qop?.split(',').map((q) => q.trim()).includes('auth') ? 'auth' : undefined
-      const cnonce = randomBytes(8).toString('hex')
-      const nc = '00000001'
-      const response = qop ? md5(`${ha1}:${p.nonce}:${nc}:${cnonce}:${qop}:${ha2}`) : md5(`${ha1}:${p.nonce}:${ha2}`)
-      authorization = `Digest username="${credentials.username}", realm="${p.realm}", nonce="${p.nonce}", uri="${target}", response="${response}"` + (qop ? `, qop=${qop}, nc=${nc}, cnonce="${cnonce}"` : '') + (p.opaque ? `, opaque="${p.opaque}"` : '')
-    } else {
-      authorization = 'Basic ' + Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')
-    }
-    res = await fetch(uri, { signal, headers: { authorization } }).catch((err: Error) => {
-      throw new UpstreamError(`snapshot: ${err.message}`)
-    })
+/**
+ * A camera's snapshot URI failed. Status and code are stable: 502 snapshot_too_large |
+ * snapshot_not_image | snapshot_redirect | snapshot_failed | camera_auth_failed |
+ * camera_unreachable, 504 snapshot_timeout, 409 address_not_allowed (the stored URI names an
+ * address the camera policy refuses: fix the camera, not the request).
+ */
+export class SnapshotError extends UpstreamError {
+  override readonly status: number
+  override readonly code: string
+  constructor(status: number, code: string, message: string) {
+    super(message, code === 'address_not_allowed' ? [{ field: 'snapshotUri', message }] : [])
+    this.status = status
+    this.code = code
   }
-  if (!res.ok) throw new UpstreamError(`snapshot: camera answered ${res.status}`)
-  return Buffer.from(await res.arrayBuffer())
+}
+
+const MAPPING: Record<CameraHttpError['code'], [number, string]> = {
+  too_large: [502, 'snapshot_too_large'],
+  not_image: [502, 'snapshot_not_image'],
+  redirect: [502, 'snapshot_redirect'],
+  http_status: [502, 'snapshot_failed'],
+  protocol: [502, 'snapshot_failed'],
+  auth_failed: [502, 'camera_auth_failed'],
+  unreachable: [502, 'camera_unreachable'],
+  timeout: [504, 'snapshot_timeout'],
+  address_not_allowed: [409, 'address_not_allowed'],
+}
+
+/** GET a camera's snapshot URI (ONVIF GetSnapshotUri), bounded in address, time, size and type (lib/net fetchCameraImage). */
+export async function fetchSnapshot(uri: string, credentials: { username: string; password: string } | null, opts: { timeoutMs: number; maxBytes: number; connectGuard?: ConnectGuard | undefined }): Promise<CameraImage> {
+  try {
+    return await fetchCameraImage(uri, { credentials, timeoutMs: opts.timeoutMs, maxBytes: opts.maxBytes, ...(opts.connectGuard ? { guard: opts.connectGuard } : {}) })
+  } catch (e) {
+    if (!(e instanceof CameraHttpError)) throw e
+    const [status, code] = MAPPING[e.code]
+    throw new SnapshotError(status, code, `snapshot: ${e.message}`)
+  }
 }

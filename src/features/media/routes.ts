@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { ValidationError } from '../../core/errors.js'
 import { principalOf, type Guard } from '../../core/http/guard.js'
 import type { MediaService } from './service.js'
+import { imageTypeOf } from '../../lib/net/index.js'
 import { listStreamsSchema, pinSchema, snapshotSchema, whepDeleteSchema, whepOfferSchema, whepPatchSchema } from './schemas.js'
 
 const WATCH_ROLES = ['patrol', 'admin', 'technician', 'researcher'] as const
@@ -42,8 +43,8 @@ export function mediaRoutes(deps: { media: MediaService; guard: Guard }): Fastif
     })
 
     r.get('/cameras/:id/snapshot', { schema: snapshotSchema, preHandler: guard(...WATCH_ROLES) }, async (request, reply) => {
-      const jpeg = await media.snapshot(principalOf(request), request.params.id, request.query.stream ?? 'main', request.ip)
-      return reply.type('image/jpeg').header('cache-control', 'no-store').send(jpeg)
+      const picture = await media.snapshot(principalOf(request), request.params.id, request.query.stream ?? 'main', request.ip)
+      return reply.type(imageTypeOf(picture) ?? 'image/jpeg').header('cache-control', 'no-store').send(picture)
     })
 
     r.put('/cameras/:id/live/pin', { schema: pinSchema, preHandler: guard('admin', 'technician') }, async (request, reply) => {

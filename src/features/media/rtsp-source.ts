@@ -4,6 +4,7 @@ import { buildPli } from '../../lib/rtp/index.js'
 import type { RtpPacket } from '../../lib/rtp/index.js'
 import { RtspClient, RtspProtocolError, RtspUdpUnavailableError, type RtspTransportKind } from '../../lib/rtsp/index.js'
 import type { SdpMedia } from '../../lib/sdp/index.js'
+import type { ConnectGuard } from '../../lib/net/index.js'
 import type { FrameSource, FrameSourceHandlers, FrameSourceInfo, VideoCodec } from './frame-source.js'
 import { nalBytes } from './frame-source.js'
 
@@ -19,6 +20,8 @@ export interface RtspSourceOptions {
   udpFirstDataTimeoutMs?: number
   /** UDP was unusable for this camera (bind failure, or nothing arrived): TCP was used instead. */
   onUdpUnavailable?(err: RtspUdpUnavailableError): void
+  /** the camera address policy, checked at every connect */
+  connectGuard?: ConnectGuard
 }
 
 interface Pipeline {
@@ -87,6 +90,9 @@ export class RtspFrameSource implements FrameSource {
       noDataTimeoutMs: opts.noDataTimeoutMs,
       ...(opts.udpPortRange ? { udpPortRange: opts.udpPortRange } : {}),
       ...(opts.udpFirstDataTimeoutMs !== undefined ? { udpFirstDataTimeoutMs: opts.udpFirstDataTimeoutMs } : {}),
+      // a camera does not send the gateway (or its credentials) elsewhere
+      followRedirects: false,
+      ...(opts.connectGuard ? { connectGuard: opts.connectGuard } : {}),
     })
     client.on('rtp', (track, packet) => {
       if (client === this.#client) this.#onRtp(track, packet)

@@ -36,9 +36,11 @@ export const whepPatchSchema = {
 export const snapshotSchema = {
   tags,
   summary: 'A JPEG of the camera now (its ONVIF snapshot URI, or a keyframe of the live stream)',
+  description:
+    'A snapshot URI is fetched within media.snapshotTimeoutSeconds (504 snapshot_timeout) and media.snapshotMaxBytes (502 snapshot_too_large); its type is read from its bytes (JPEG or PNG, else 502 snapshot_not_image); redirects are not followed (502 snapshot_redirect); an address cameras.allowedCidrs refuses is 409 address_not_allowed.',
   params: IdParams,
   querystring: StreamQuery,
-  response: { 200: { description: 'JPEG', content: { 'image/jpeg': { schema: Type.String({ format: 'binary' }) } } }, ...problemResponses, 502: Type.Ref('Problem') },
+  response: { 200: { description: 'JPEG or PNG', content: { 'image/jpeg': { schema: Type.String({ format: 'binary' }) }, 'image/png': { schema: Type.String({ format: 'binary' }) } } }, ...problemResponses, 502: Type.Ref('Problem'), 504: Type.Ref('Problem') },
 }
 
 export const pinSchema = {

@@ -9,6 +9,7 @@ import { joinAnnexB } from '../../lib/h264/index.js'
 import { chooseVideoCodec, OfferError, validateOffer, WebRtcSendPeer, type NegotiatedVideo, type WebRtcIceOptions } from '../../lib/webrtc/werift-peer.js'
 import { nativeInterleavedReaderStatus } from '../../lib/rtsp/index.js'
 import { nativeSrtpStatus } from '../../lib/srtp/index.js'
+import type { ConnectGuard } from '../../lib/net/index.js'
 import type { AuditLog } from '../audit/index.js'
 import type { OrgService } from '../org/index.js'
 import type { Camera, CameraCredentials, RegistryService } from '../registry/index.js'
@@ -64,14 +65,17 @@ export class MediaService {
   readonly #metrics: MediaMetrics
   readonly #streamSettings: LiveStreamSettings
   readonly #fontFile: string | undefined
+  readonly #connectGuard: ConnectGuard | undefined
   #closed = false
   /** Cameras whose UDP media did not get through: played over TCP until the time stored. */
   readonly #udpBlockedUntil = new Map<number, number>()
 
   readonly #unsubscribe: (() => void)[] = []
 
-  constructor(deps: { registry: RegistryService; audit: AuditLog; org: OrgService; settings: MediaSettings; metrics: Registry; log: Logger; bus?: EventBus }) {
+  /** @param deps.connectGuard the camera address policy, checked at every connect to a camera */
+  constructor(deps: { registry: RegistryService; audit: AuditLog; org: OrgService; settings: MediaSettings; metrics: Registry; log: Logger; bus?: EventBus; connectGuard?: ConnectGuard }) {
     this.#registry = deps.registry
+    this.#connectGuard = deps.connectGuard
     this.#audit = deps.audit
     this.#org = deps.org
     this.#settings = deps.settings
@@ -252,13 +256,14 @@ export class MediaService {
 
   // --- snapshots ---------------------------------------------------------------------------------
 
+  /** A picture of the camera now: JPEG (or PNG, from a snapshot URI that serves PNG). */
   async snapshot(principal: Principal, cameraId: number, stream: StreamName, client: string | null): Promise<Buffer> {
     const { camera, credentials } = this.#registry.getForUse(scopeOf(principal), cameraId)
     const timeoutMs = this.#settings.snapshotTimeoutSeconds * 1000
     let jpeg: Buffer
     if (camera.snapshotUri && /^https?:/i.test(camera.snapshotUri)) {
       const { fetchSnapshot } = await import('./http-snapshot.js')
-      jpeg = await fetchSnapshot(camera.snapshotUri, credentials, timeoutMs)
+      jpeg = (await fetchSnapshot(camera.snapshotUri, credentials, { timeoutMs, maxBytes: this.#settings.snapshotMaxBytes, connectGuard: this.#connectGuard })).body
     } else {
       const live = this.#liveFor(camera, credentials, stream, 'direct')
       let key
@@ -411,6 +416,7 @@ export class MediaService {
         noDataTimeoutMs: s.stallTimeoutSeconds * 1000,
         requestTimeoutMs: s.rtspTimeoutSeconds * 1000,
         transport: this.#rtspTransportFor(camera.id),
+        ...(this.#connectGuard ? { connectGuard: this.#connectGuard } : {}),
         ...(s.rtspUdpPortMin > 0 && s.rtspUdpPortMax > s.rtspUdpPortMin ? { udpPortRange: [s.rtspUdpPortMin, s.rtspUdpPortMax] as [number, number] } : {}),
         udpFirstDataTimeoutMs: s.rtspUdpTimeoutSeconds * 1000,
         onUdpUnavailable: (err) => {

@@ -1,6 +1,7 @@
 import { ConflictError, ValidationError } from '../../core/errors.js'
 import { requireRole } from '../../core/http/guard.js'
 import { scopeOf, type Principal } from '../../core/scope.js'
+import type { ConnectGuard } from '../../lib/net/index.js'
 import { OnvifClient, type PtzPreset } from '../../lib/onvif/index.js'
 import type { AuditLog } from '../audit/index.js'
 import { deviceError, type AddressPolicy } from '../discovery/index.js'
@@ -19,8 +20,11 @@ export class PtzService {
   readonly #org: OrgService
   readonly #policy: AddressPolicy
   readonly #timeoutMs: number
+  readonly #connectGuard: ConnectGuard | undefined
 
-  constructor(deps: { registry: RegistryService; audit: AuditLog; org: OrgService; policy: AddressPolicy; timeoutMs: number }) {
+  /** @param deps.connectGuard the camera address policy (cameras.allowedCidrs), checked at every connect */
+  constructor(deps: { registry: RegistryService; audit: AuditLog; org: OrgService; policy: AddressPolicy; timeoutMs: number; connectGuard?: ConnectGuard }) {
+    this.#connectGuard = deps.connectGuard
     this.#registry = deps.registry
     this.#audit = deps.audit
     this.#org = deps.org
@@ -61,6 +65,7 @@ export class PtzService {
       password: credentials?.password,
       timeoutMs: this.#timeoutMs,
       clockOffsetMs: camera.clockOffsetMs ?? undefined,
+      connectGuard: this.#connectGuard,
     })
   }
 

@@ -1,5 +1,6 @@
 import type { FieldProblem } from '../../core/errors.js'
 import type { SecretBox } from '../../core/crypto.js'
+import { formatIp, parseIp, type AddressRefusal } from '../../lib/net/index.js'
 import type { CameraColumns } from './store.js'
 import type { CameraCredentials, CameraInput, StreamProfile } from './model.js'
 
@@ -13,12 +14,37 @@ interface CheckedUri {
   credentials: CameraCredentials | null
 }
 
+/** The camera address policy's write-time check (lib/net AddressPolicy.hostRefusal). */
+export interface UriHostPolicy {
+  hostRefusal(host: string, port?: number): AddressRefusal | null
+}
+
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'rtsp:': 554, 'rtsps:': 322 }
+
+/**
+ * Host and port a URI connects to, normalised (`0x7f000001` and `127.0.0.1` are one host), or
+ * null for URIs that connect nowhere (demo:) or do not parse.
+ */
+export function endpointOfUri(uri: string | null): { host: string; port: number } | null {
+  if (!uri) return null
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    return null
+  }
+  const port = url.port ? Number(url.port) : DEFAULT_PORTS[url.protocol]
+  if (!url.hostname || port === undefined) return null
+  const ip = parseIp(url.hostname, { loose: true })
+  return { host: ip ? formatIp(ip) : url.hostname.toLowerCase().replace(/\.$/, ''), port }
+}
+
 /**
  * Accepts a URI of the allowed schemes, strips any `user:pass@` (cameras' documentation tells
  * technicians to paste such URIs) and hands the credentials back separately, so the stored URI
  * never carries a password.
  */
-export function checkUri(value: string, schemes: Set<string>, field: string, problems: FieldProblem[]): CheckedUri | null {
+export function checkUri(value: string, schemes: Set<string>, field: string, problems: FieldProblem[], policy?: UriHostPolicy, addressProblems?: FieldProblem[]): CheckedUri | null {
   let url: URL
   try {
     url = new URL(value)
@@ -33,6 +59,14 @@ export function checkUri(value: string, schemes: Set<string>, field: string, pro
   if (url.protocol !== 'demo:' && !url.hostname) {
     problems.push({ field, message: 'has no host' })
     return null
+  }
+  if (policy && url.protocol !== 'demo:') {
+    const port = url.port ? Number(url.port) : DEFAULT_PORTS[url.protocol]
+    const refusal = policy.hostRefusal(url.hostname, port)
+    if (refusal) {
+      ;(addressProblems ?? problems).push({ field, message: `address not allowed: ${refusal.message}` })
+      return null
+    }
   }
   let credentials: CameraCredentials | null = null
   if (url.username || url.password) {
@@ -63,6 +97,39 @@ export interface Applied {
   /** API field names whose value changed */
   changed: string[]
   problems: FieldProblem[]
+  /** URIs refused by the camera address policy (422 address_not_allowed) */
+  addressProblems: FieldProblem[]
+  /**
+   * API fields whose URI moved to another host or port without credentials in the same input:
+   * the stored credentials were dropped (they belong to the host they were entered for).
+   */
+  credentialsDropped: string[]
+}
+
+const URI_COLUMNS = [
+  ['onvif_url', 'onvifUrl'],
+  ['main_uri', 'streams.main.uri'],
+  ['sub_uri', 'streams.sub.uri'],
+  ['snapshot_uri', 'snapshotUri'],
+] as const
+
+/**
+ * Credentials are bound to the hosts they were entered for, as a browser binds them to an origin:
+ * a URI whose host or port changes, or a new URI on a host none of the camera's URIs had, would
+ * otherwise carry the stored password to a listener of anyone's choosing. Returns the API fields
+ * that moved.
+ */
+function movedEndpoints(base: CameraColumns, cols: CameraColumns): string[] {
+  const knownHosts = new Set(URI_COLUMNS.map(([c]) => endpointOfUri(base[c])?.host).filter((h): h is string => !!h))
+  const moved: string[] = []
+  for (const [column, apiField] of URI_COLUMNS) {
+    const after = endpointOfUri(cols[column])
+    if (!after) continue
+    const before = endpointOfUri(base[column])
+    if (before ? before.host === after.host && before.port === after.port : knownHosts.has(after.host)) continue
+    moved.push(apiField)
+  }
+  return moved
 }
 
 const EMPTY: CameraColumns = {
@@ -89,8 +156,10 @@ export function applyCameraInput(
   input: CameraInput,
   box: SecretBox,
   fieldName: (apiField: string) => string = (f) => `body.${f}`,
+  policy?: UriHostPolicy,
 ): Applied {
   const problems: FieldProblem[] = []
+  const addressProblems: FieldProblem[] = []
   const cols: CameraColumns = { ...(base ?? EMPTY) }
   const changed = new Set<string>()
   const set = <K extends keyof CameraColumns>(key: K, value: CameraColumns[K], apiField: string) => {
@@ -120,7 +189,7 @@ export function applyCameraInput(
     if (value === undefined) return undefined
     const text = trimOrNull(value)
     if (text === null) return null
-    const checked = checkUri(text, schemes, fieldName(apiField), problems)
+    const checked = checkUri(text, schemes, fieldName(apiField), problems, policy, addressProblems)
     if (checked?.credentials) uriCredentials ??= checked.credentials
     return checked?.uri ?? null
   }
@@ -175,6 +244,15 @@ export function applyCameraInput(
       changed.add('credentials')
     }
   }
+  let credentialsDropped: string[] = []
+  if (credentials === undefined && base && cols.credentials !== null) {
+    credentialsDropped = movedEndpoints(base, cols)
+    if (credentialsDropped.length) {
+      cols.credentials = null
+      cols.credentials_updated_at = new Date().toISOString()
+      changed.add('credentials')
+    }
+  }
   if (!cols.name && !problems.some((p) => p.field === fieldName('name'))) problems.push({ field: fieldName('name'), message: 'is required' })
-  return { cols, changed: [...changed], problems }
+  return { cols, changed: [...changed], problems, addressProblems, credentialsDropped }
 }

@@ -129,7 +129,17 @@ export const updateCameraSchema = {
   summary: 'Change a camera; absent fields keep their value, null clears',
   params: IdParams,
   body: CameraUpdateBody,
-  response: { 200: CameraSchema, ...problemResponses },
+  response: {
+    200: Type.Object({
+      ...CameraSchema.properties,
+      credentialsDropped: Type.Optional(
+        Type.Array(Type.String(), {
+          description: 'URIs that moved to another host or port without credentials in this request: the stored credentials were dropped (they belong to the host they were entered for); enter them again',
+        }),
+      ),
+    }),
+    ...problemResponses,
+  },
 }
 export const deleteCameraSchema = { tags: ['cameras'], params: IdParams, response: { 204: Type.Null(), ...problemResponses } }
 

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto'
 import type { SecretBox } from '../../core/crypto.js'
 import { inTransaction, type Db } from '../../core/db.js'
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError, type FieldProblem } from '../../core/errors.js'
+import { AddressNotAllowedError, ConflictError, NotFoundError, UnprocessableError, ValidationError, type FieldProblem } from '../../core/errors.js'
 import type { EventBus } from '../../core/events.js'
 import { decodeCursor, encodeCursor } from '../../core/http/cursor.js'
 import { scopeOf, SYSTEM_SCOPE, type Principal, type Scope } from '../../core/scope.js'
 import type { AuditLog } from '../audit/index.js'
 import type { OrgService, Unit } from '../org/index.js'
-import { applyCameraInput, CREDENTIALS_AAD, storedUriForm } from './apply.js'
+import { applyCameraInput, CREDENTIALS_AAD, storedUriForm, type Applied, type UriHostPolicy } from './apply.js'
 import { cameraToCsvLine, columnOfApiField, CSV_HEADER, decodeCsv, parseCsv, rowToInput } from './csv.js'
 import type { Camera, CameraCredentials, CameraFilter, CameraInput, CameraStatus } from './model.js'
 import { CameraStore, columnsOf, toCamera, type CameraColumns, type CameraIdentity, type CameraRow } from './store.js'
@@ -23,6 +23,12 @@ export interface ImportReport {
 
 const MAX_REPORTED_ERRORS = 1000
 
+/** 400 for malformed fields; 422 address_not_allowed for URIs the camera address policy refuses. */
+function throwProblems(applied: Applied): void {
+  if (applied.problems.length) throw new ValidationError(applied.problems.map((p) => `${p.field} ${p.message}`).join('; '), applied.problems)
+  if (applied.addressProblems.length) throw new AddressNotAllowedError(applied.addressProblems.map((p) => `${p.field}: ${p.message}`).join('; '), applied.addressProblems)
+}
+
 export class RegistryService {
   readonly #db: Db
   readonly #store: CameraStore
@@ -31,8 +37,11 @@ export class RegistryService {
   readonly #bus: EventBus
   readonly #box: SecretBox
   readonly #settings: { importMaxRows: number; pageSizeMax: number }
+  readonly #policy: UriHostPolicy | undefined
 
-  constructor(deps: { db: Db; org: OrgService; audit: AuditLog; bus: EventBus; box: SecretBox; settings: { importMaxRows: number; pageSizeMax: number } }) {
+  /** @param deps.addressPolicy the camera address policy, checked on every URI written (cameras.allowedCidrs) */
+  constructor(deps: { db: Db; org: OrgService; audit: AuditLog; bus: EventBus; box: SecretBox; settings: { importMaxRows: number; pageSizeMax: number }; addressPolicy?: UriHostPolicy }) {
+    this.#policy = deps.addressPolicy
     this.#db = deps.db
     this.#store = new CameraStore(deps.db)
     this.#org = deps.org
@@ -97,9 +106,9 @@ export class RegistryService {
   create(actor: Principal, input: CameraInput & Required<Pick<CameraInput, 'unitId' | 'name' | 'class' | 'kind'>>, client?: string): Camera {
     const scope = scopeOf(actor)
     const unit = this.#org.get(scope, input.unitId)
-    const applied = applyCameraInput(null, input, this.#box)
+    const applied = applyCameraInput(null, input, this.#box, undefined, this.#policy)
     this.#checkPlacement(applied.cols, unit, applied.problems, (f) => `body.${f}`)
-    if (applied.problems.length) throw new ValidationError(applied.problems.map((p) => `${p.field} ${p.message}`).join('; '), applied.problems)
+    throwProblems(applied)
     return inTransaction(this.#db, () => {
       this.#assertSerialFree(applied.cols.serial, null)
       const id = this.#store.insert(applied.cols)
@@ -110,20 +119,26 @@ export class RegistryService {
     })
   }
 
-  update(actor: Principal, id: number, input: CameraInput, client?: string): Camera {
+  /**
+   * Changes a camera. A URI moved to another host or port without credentials in the same input
+   * drops the stored credentials (`credentialsDropped` names the URIs; audited as
+   * camera.credentials_dropped): they were entered for the old host.
+   */
+  update(actor: Principal, id: number, input: CameraInput, client?: string, fieldName?: (apiField: string) => string): Camera & { credentialsDropped?: string[] } {
     const scope = scopeOf(actor)
     return inTransaction(this.#db, () => {
       const row = this.#row(scope, id)
       const unit = this.#org.get(scope, input.unitId ?? row.unit_id)
-      const applied = applyCameraInput(columnsOf(row), input, this.#box)
+      const applied = applyCameraInput(columnsOf(row), input, this.#box, fieldName, this.#policy)
       this.#checkPlacement(applied.cols, unit, applied.problems, (f) => `body.${f}`)
-      if (applied.problems.length) throw new ValidationError(applied.problems.map((p) => `${p.field} ${p.message}`).join('; '), applied.problems)
+      throwProblems(applied)
       if (!applied.changed.length) return toCamera(row)
       this.#assertSerialFree(applied.cols.serial, id)
       this.#store.update(id, applied.cols)
-      this.#auditChange(actor, id, unit.path, applied.changed, client, row.unit_id !== applied.cols.unit_id ? { fromUnitId: row.unit_id } : {})
+      this.#auditChange(actor, id, unit.path, applied.changed, client, row.unit_id !== applied.cols.unit_id ? { fromUnitId: row.unit_id } : {}, applied.credentialsDropped)
       this.#bus.emit('camera.updated', { cameraId: id, unitId: applied.cols.unit_id, changed: applied.changed })
-      return toCamera(this.#store.getUnscoped(id)!)
+      const camera = toCamera(this.#store.getUnscoped(id)!)
+      return applied.credentialsDropped.length ? { ...camera, credentialsDropped: applied.credentialsDropped } : camera
     })
   }
 
@@ -184,7 +199,7 @@ export class RegistryService {
       if (!units.has(key)) units.set(key, this.#org.findByCode(scope, code) ?? null)
       return units.get(key)!
     }
-    const planned: { line: number; existingId: number | null; cols: CameraColumns; changed: string[] }[] = []
+    const planned: { line: number; existingId: number | null; cols: CameraColumns; changed: string[]; credentialsDropped: string[] }[] = []
     const serialsInFile = new Map<string, number>()
     const onvifInFile = new Map<string, number>()
 
@@ -221,11 +236,11 @@ export class RegistryService {
       }
       if (rowProblems.length || !unit) continue
 
-      const applied = applyCameraInput(existing ? columnsOf(existing) : null, input, this.#box, columnOfApiField)
+      const applied = applyCameraInput(existing ? columnsOf(existing) : null, input, this.#box, columnOfApiField, this.#policy)
       this.#checkPlacement(applied.cols, unit, applied.problems, columnOfApiField)
-      for (const p of applied.problems) bad(p.field, p.message)
-      if (applied.problems.length) continue
-      planned.push({ line: row.line, existingId: existing?.id ?? null, cols: applied.cols, changed: applied.changed })
+      for (const p of [...applied.problems, ...applied.addressProblems]) bad(p.field, p.message)
+      if (applied.problems.length || applied.addressProblems.length) continue
+      planned.push({ line: row.line, existingId: existing?.id ?? null, cols: applied.cols, changed: applied.changed, credentialsDropped: applied.credentialsDropped })
     }
 
     if (report.errors.length) {
@@ -263,7 +278,9 @@ export class RegistryService {
           unchanged: report.unchanged,
           createdIds: createdIds.slice(0, 1000),
           updatedIds: updatedIds.slice(0, 1000),
-          credentialsChanged: planned.filter((p) => p.changed.includes('credentials')).length,
+          credentialsChanged: planned.filter((p) => p.changed.includes('credentials') && !p.credentialsDropped.length).length,
+          // rows whose URIs moved to another host without a password: their stored credentials were dropped
+          credentialsDropped: planned.filter((p) => p.credentialsDropped.length).map((p) => ({ line: p.line, cameraId: p.existingId, fields: p.credentialsDropped })).slice(0, 1000),
         },
       })
     })
@@ -323,9 +340,10 @@ export class RegistryService {
     if (other && other.id !== selfId) throw new ConflictError(`serial ${serial} is already registered`, [{ field: 'body.device.serial', message: 'is already registered' }])
   }
 
-  #auditChange(actor: Principal, id: number, unitPath: string, changed: string[], client: string | undefined, extra: Record<string, unknown>): void {
+  #auditChange(actor: Principal, id: number, unitPath: string, changed: string[], client: string | undefined, extra: Record<string, unknown>, credentialsDropped: string[] = []): void {
     const plain = changed.filter((c) => c !== 'credentials')
     if (plain.length) this.#audit.record({ actor, action: 'camera.update', target: { type: 'camera', id }, unitPath, client, detail: { changed: plain, ...extra } })
-    if (changed.includes('credentials')) this.#audit.record({ actor, action: 'camera.credentials_change', target: { type: 'camera', id }, unitPath, client })
+    if (credentialsDropped.length) this.#audit.record({ actor, action: 'camera.credentials_dropped', target: { type: 'camera', id }, unitPath, client, detail: { reason: 'uri_host_changed', fields: credentialsDropped } })
+    else if (changed.includes('credentials')) this.#audit.record({ actor, action: 'camera.credentials_change', target: { type: 'camera', id }, unitPath, client })
   }
 }

@@ -44,6 +44,7 @@ import type {
   StreamChoice,
   SubscriptionTimes,
 } from './types.js'
+import type { ConnectGuard } from '../net/index.js'
 import { parseXAddr, redactUrl } from './xaddr.js'
 import { DEFAULT_MAX_XML_BYTES, xmlEscape, type XmlElement } from './xml.js'
 
@@ -66,6 +67,12 @@ export interface OnvifClientOptions {
   trustServiceHosts?: boolean | undefined
   /** https: accept self-signed certificates (most cameras have one) */
   tlsInsecure?: boolean | undefined
+  /**
+   * Resolves and checks the host of every request (device, services, subscription managers)
+   * before connecting: the application's address policy. Its error (e.g. RefusedAddressError)
+   * propagates unchanged.
+   */
+  connectGuard?: ConnectGuard | undefined
 }
 
 interface CallOptions {
@@ -87,6 +94,7 @@ export class OnvifClient {
   clockOffsetMs: number | undefined
   readonly #creds: Credentials | undefined
   readonly #tlsInsecure: boolean
+  readonly #connectGuard: ConnectGuard | undefined
   readonly #inflight = new Set<AbortController>()
   #services: OnvifServices | undefined
   #closed = false
@@ -101,6 +109,7 @@ export class OnvifClient {
     this.trustServiceHosts = opts.trustServiceHosts ?? false
     this.clockOffsetMs = opts.clockOffsetMs
     this.#tlsInsecure = opts.tlsInsecure ?? false
+    this.#connectGuard = opts.connectGuard
     this.#creds = opts.username !== undefined && opts.username !== '' ? { username: opts.username, password: opts.password ?? '' } : undefined
   }
 
@@ -142,6 +151,7 @@ export class OnvifClient {
         maxResponseBytes: this.maxResponseBytes,
         signal: ac.signal,
         tlsInsecure: this.#tlsInsecure,
+        connectGuard: this.#connectGuard,
       })
     } finally {
       this.#inflight.delete(ac)

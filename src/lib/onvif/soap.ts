@@ -6,6 +6,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
+import { isIP } from 'node:net'
+import type { ConnectGuard } from '../net/index.js'
 import {
   OnvifAuthError,
   OnvifError,
@@ -49,6 +51,8 @@ export interface SoapCallOptions {
   signal?: AbortSignal | undefined
   /** https only: accept self-signed device certificates */
   tlsInsecure?: boolean | undefined
+  /** resolves and checks the host before each connect (the caller's address policy); its errors propagate */
+  connectGuard?: ConnectGuard | undefined
 }
 
 export interface SoapReply {
@@ -127,7 +131,7 @@ const UNREACHABLE_CODES = new Set([
 
 class DeadlineMarker extends Error {}
 
-function postRaw(opts: SoapCallOptions, payload: string, extraHeaders: Record<string, string>, deadline: number): Promise<RawReply> {
+function postRaw(opts: SoapCallOptions, payload: string, extraHeaders: Record<string, string>, deadline: number, address?: string): Promise<RawReply> {
   const endpoint = redactUrl(opts.url)
   const maxBytes = opts.maxResponseBytes ?? DEFAULT_MAX_XML_BYTES
   return new Promise<RawReply>((resolve, reject) => {
@@ -154,6 +158,8 @@ function postRaw(opts: SoapCallOptions, payload: string, extraHeaders: Record<st
         ...extraHeaders,
       },
       ...(opts.url.protocol === 'https:' && opts.tlsInsecure ? { rejectUnauthorized: false } : {}),
+      // connect to the address the guard checked, not to a second resolution of the name
+      ...(address !== undefined ? { host: address, hostname: address, ...(opts.url.protocol === 'https:' && !isIP(hostOf(opts.url)) ? { servername: hostOf(opts.url) } : {}) } : {}),
     })
     const remaining = Math.max(1, deadline - Date.now())
     const timer = setTimeout(() => {
@@ -476,6 +482,8 @@ export function interpretReply(status: number, body: string, ctx: { endpoint: st
   return { httpStatus: status, soapVersion, header: child(env, 'Header'), payload }
 }
 
+const hostOf = (u: URL) => u.hostname.replace(/^\[|\]$/g, '')
+
 function authThrow(status: number, endpoint: string, operation: string): never {
   throw new OnvifAuthError(`${operation}: ${endpoint} refused the credentials (HTTP ${status})`, { endpoint, operation, httpStatus: status })
 }
@@ -485,13 +493,15 @@ export async function soapCall(opts: SoapCallOptions): Promise<SoapReply> {
   const endpoint = redactUrl(opts.url)
   const deadline = Date.now() + opts.timeoutMs
   const payload = buildEnvelope(opts)
-  let reply = await postRaw(opts, payload, {}, deadline)
+  const port = opts.url.port ? Number(opts.url.port) : opts.url.protocol === 'https:' ? 443 : 80
+  const address = opts.connectGuard ? await opts.connectGuard(hostOf(opts.url), port) : undefined
+  let reply = await postRaw(opts, payload, {}, deadline, address)
   if (reply.status === 401 && opts.credentials) {
     // ONVIF Core allows HTTP Digest instead of WS-Security; such devices answer with a 401 challenge.
     const ch = parseDigestChallenges(reply.rawHeaders)[0]
     if (ch) {
       const auth = digestAuthorization(ch, opts.credentials, 'POST', opts.url.pathname + opts.url.search)
-      reply = await postRaw(opts, buildEnvelope(opts), { Authorization: auth }, deadline)
+      reply = await postRaw(opts, buildEnvelope(opts), { Authorization: auth }, deadline, address)
     }
   }
   return interpretReply(reply.status, reply.body, { endpoint, operation: opts.operation, maxResponseBytes: opts.maxResponseBytes })

@@ -11,6 +11,7 @@ import { parseRtpPacket, type RtpPacket } from '../rtp/packet.js'
 import { RtpParseError } from '../rtp/errors.js'
 import { parseSdp, resolveControlUrl, SdpParseError } from '../sdp/parse.js'
 import type { SdpMedia, SessionDescription } from '../sdp/types.js'
+import type { ConnectGuard } from '../net/index.js'
 import { parseAuthenticate, RtspAuthenticator } from './auth.js'
 import {
   RtspAuthError,
@@ -69,6 +70,12 @@ export interface RtspClientOptions {
   keepAliveIntervalMs?: number
   /** Follow 3xx redirects on OPTIONS/DESCRIBE: true (up to 5), false, or a maximum. Default true. */
   followRedirects?: boolean | number
+  /**
+   * Resolves and checks the host before every connect (also after a redirect): the application's
+   * address policy. The connection goes to the address it returns; its error fails the request
+   * (and the client) unchanged.
+   */
+  connectGuard?: ConnectGuard
   userAgent?: string
   /**
    * Read the connection with the native reader (native/ingest) when it is built: JavaScript is
@@ -263,6 +270,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
   readonly #noDataTimeoutMs: number
   readonly #keepAliveIntervalMs: number | undefined
   readonly #maxRedirects: number
+  readonly #connectGuard: ConnectGuard | undefined
   readonly #userAgent: string
   #target: ParsedRtspUrl
   #auth: RtspAuthenticator | undefined
@@ -318,6 +326,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     this.#keepAliveIntervalMs = opts.keepAliveIntervalMs
     const follow = opts.followRedirects ?? true
     this.#maxRedirects = follow === true ? 5 : follow === false ? 0 : follow
+    this.#connectGuard = opts.connectGuard
     this.#userAgent = opts.userAgent ?? DEFAULT_USER_AGENT
   }
 
@@ -636,7 +645,13 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     if (this.#socket && !this.#socket.destroyed) return Promise.resolve(this.#socket)
     if (this.#connecting) return this.#connecting
     const { host, port } = this.#target
-    this.#connecting = new Promise<net.Socket>((resolve, reject) => {
+    const guard = this.#connectGuard
+    const connectTo = guard ? guard(host, port) : Promise.resolve(host)
+    this.#connecting = connectTo.then((address) => new Promise<net.Socket>((resolve, reject) => {
+      if (this.#state === 'closed') {
+        reject(new RtspConnectionError(`${host}:${port}: client is closed`))
+        return
+      }
       // onread: reads land in one reused buffer and reach the parser without the stream machinery
       // (Readable.push, 'data' events, nextTick read-ahead), a third of the ingest's CPU at a few
       // hundred interleaved packets a second. Each read is copied out (into a slab), since the
@@ -644,7 +659,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES)
       const slabs = new ByteArena(READ_SLAB_BYTES)
       const socket: net.Socket = net.connect({
-        host,
+        host: address,
         port,
         onread: {
           buffer: readBuffer,
@@ -685,7 +700,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
         if (this.#nativeReads) this.#readNatively(socket, readBuffer, slabs)
         resolve(socket)
       })
-    }).finally(() => {
+    })).finally(() => {
       this.#connecting = undefined
     })
     return this.#connecting
@@ -996,7 +1011,10 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
         throw new RtspProtocolError(`SETUP ${url}: server answered an unusable transport ${transport.protocol}`)
       }
       const sourceParam = transport.params['source']
-      const source = sourceParam && net.isIP(normalizeAddress(sourceParam)) ? normalizeAddress(sourceParam) : peer
+      // Under an address policy RTCP goes only to the address that was checked and connected to:
+      // a Transport source naming another address (loopback, another host) is not followed.
+      const named = sourceParam && net.isIP(normalizeAddress(sourceParam)) ? normalizeAddress(sourceParam) : undefined
+      const source = named !== undefined && (this.#connectGuard === undefined || named === peer) ? named : peer
       const track: RtspTrack = { index, media, url, transport: 'udp', rtpChannel: -1, rtcpChannel: -1, clientPorts: bound.ports, source }
       if (transport.serverPort) track.serverPorts = transport.serverPort
       if (transport.ssrc !== undefined) track.ssrc = transport.ssrc

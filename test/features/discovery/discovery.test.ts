@@ -212,7 +212,11 @@ t.test('a known camera that appears at a new address is flagged as moved; refres
   t.equal(theirs.camera, null, 'the camera outside their subtree is not revealed')
   await gw.as(admin).patch(`/api/cameras/${camId}`, { unitId: sq01.id })
 
-  const r = await gw.as(tech).post(`/api/cameras/${camId}/refresh`, { onvifUrl: moved.xaddr })
+  // the stored credentials belong to the old address: following the camera needs them again
+  const withoutCredentials = await gw.as(tech).post(`/api/cameras/${camId}/refresh`, { onvifUrl: moved.xaddr })
+  t.equal(withoutCredentials.statusCode, 422)
+  t.equal(withoutCredentials.json.code, 'credentials_required')
+  const r = await gw.as(tech).post(`/api/cameras/${camId}/refresh`, { onvifUrl: moved.xaddr, credentials: adoptBody().credentials })
   t.equal(r.statusCode, 200, r.body)
   const change = r.json.changes.find((x: any) => x.field === 'onvifUrl')
   t.same(change, { field: 'onvifUrl', before: old.xaddr, after: moved.xaddr })

@@ -295,3 +295,27 @@ t.test('Transport source= decides where media is accepted from and where RTCP go
   t.ok(cam.requests.some((r) => r.startsWith('TEARDOWN')))
   t.ok(rtcpIn.some((m) => parseRtcp(m).some((p) => p.type === 206)), 'the PLI went to the source address too')
 })
+
+t.test('under an address policy, a Transport source= naming another address is not followed: RTCP goes only to the checked peer', async (t) => {
+  const elsewhereRtp = await bindOn('127.0.0.2')
+  const elsewhereRtcp = await bindOn('127.0.0.2')
+  t.teardown(() => Promise.all([elsewhereRtp, elsewhereRtcp].map(closeSocket)))
+  const rtcpElsewhere: Buffer[] = []
+  elsewhereRtcp.on('message', (m) => rtcpElsewhere.push(m))
+  const cam = await fakeCamera(t, [elsewhereRtp.address().port, elsewhereRtcp.address().port], '127.0.0.2')
+  const checked: string[] = []
+  const c = client(t, {
+    url: `rtsp://127.0.0.1:${cam.port}/x`,
+    noDataTimeoutMs: 0,
+    connectGuard: async (host) => {
+      checked.push(host)
+      return host
+    },
+  })
+  const { tracks } = await c.play()
+  t.same(checked, ['127.0.0.1'], 'the connection went through the guard')
+  t.equal(tracks[0]!.source, '127.0.0.1', 'the source stays the address connected to')
+  t.ok(c.sendRtcp(0, buildPli(c.ssrc, 0x1111)))
+  await new Promise((r) => setTimeout(r, 300))
+  t.same(rtcpElsewhere, [], 'nothing was sent to the address the camera named')
+})

@@ -13,6 +13,7 @@ const REASONS: Record<string, [zh: string, en: string]> = {
   timeout: ['连接超时', 'timed out'],
   protocol: ['协议错误', 'protocol error'],
   no_endpoint: ['未配置地址', 'no address configured'],
+  address_not_allowed: ['地址不在允许的摄像机网段', 'address not allowed (cameras.allowedCidrs)'],
   live_failed: ['实时流中断', 'live stream failed'],
   auth_failed: ['用户名或密码错误', 'wrong username or password'],
   clock_drift: ['设备时钟偏差过大', 'camera clock drift'],
