@@ -12,7 +12,7 @@ const streamSchema = {
   summary: 'Server-Sent Events: new alarms, case changes and camera status changes in your subtree; resume with Last-Event-ID',
   description:
     'Each message has `id`, `event` (alarm.new, case.created, case.updated, case.transition, case.escalated, case.overdue, camera.status, export.progress) and JSON `data`. ' +
-    'camera.status follows the registry’s visibility: a site camera not shared upward (内保外用) reaches its site and the admins and technicians above it only. ' +
+    'alarm.new and camera.status follow the registry’s visibility of their camera when sent: a site camera not shared upward (内保外用) reaches its site and the admins and technicians above it only; case events name no such camera. ' +
     'Reconnect with the `Last-Event-ID` header (or `?lastEventId=`) to receive what you missed, then live events. A comment line is sent as a heartbeat.',
   querystring: Type.Object({ lastEventId: Type.Optional(Type.String({ maxLength: 20 })) }, { additionalProperties: false }),
   response: { ...problemResponses },

@@ -55,6 +55,6 @@ export function mediaRoutes(deps: { media: MediaService; guard: Guard }): Fastif
       return reply.status(204).send(null)
     })
 
-    r.get('/live/streams', { schema: listStreamsSchema, preHandler: guard('admin') }, async () => ({ items: media.streams(), sessions: media.sessionCount() }))
+    r.get('/live/streams', { schema: listStreamsSchema, preHandler: guard('admin') }, async (request) => media.streamsFor(principalOf(request)))
   }
 }

@@ -209,6 +209,31 @@ export class MediaService {
     return this.#sessions.size
   }
 
+  /**
+   * The live streams and WHEP sessions of the cameras the caller may read in the registry (subtree,
+   * 内保外用): the status endpoint names no camera the caller could not open.
+   */
+  streamsFor(principal: Principal): { items: ReturnType<MediaService['streams']>; sessions: number } {
+    const scope = scopeOf(principal)
+    const seen = new Map<number, boolean>()
+    const sees = (cameraId: number) => {
+      let ok = seen.get(cameraId)
+      if (ok === undefined) {
+        try {
+          this.#registry.getForUse(scope, cameraId)
+          ok = true
+        } catch {
+          ok = false
+        }
+        seen.set(cameraId, ok)
+      }
+      return ok
+    }
+    let sessions = 0
+    for (const r of this.#sessions.values()) if (sees(r.cameraId)) sessions++
+    return { items: this.streams().filter((s) => sees(s.cameraId)), sessions }
+  }
+
   /** Live streams, for the status endpoint and tests. */
   streams(): { key: string; cameraId: number; stream: string; state: string; viewers: number; pinned: boolean; frames: number; restarts: number; codec: VideoCodec | null; width: number | null; height: number | null; lastError: string }[] {
     return [...this.#streams.values()].map((s) => ({

@@ -76,11 +76,11 @@ export function recordingRoutes(deps: { recordings: RecordingService; exports: E
       void recordings.guard()
       return recordings.retentionRules()
     })
-    r.get('/recordings/status', { schema: S.statusSchema, preHandler: guard('admin', 'technician') }, async () => ({
+    r.get('/recordings/status', { schema: S.statusSchema, preHandler: guard('admin', 'technician') }, async (req) => ({
       storageFull: recordings.storageFull,
       usedBytes: recordings.store.totalBytes(),
       counters: recordings.counters,
-      recorders: recordings.recorderStates(),
+      recorders: recordings.recorderStates(principalOf(req)),
     }))
 
     // --- exports ---------------------------------------------------------------------------------------
