@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ValidationError } from '../../core/errors.js'
-import { principalOf, type Guard } from '../../core/http/guard.js'
+import { principalOf, type Guard, type SessionWatch } from '../../core/http/guard.js'
 import { scopeOf } from '../../core/scope.js'
 import { problemResponses } from '../../core/http/schemas.js'
 import type { EventStreamService, StreamEvent } from './service.js'
@@ -21,7 +21,7 @@ const streamSchema = {
 /** Bytes a slow client may have unsent before it is cut off (it resumes with Last-Event-ID). */
 const MAX_BUFFERED = 4 * 1024 * 1024
 
-export function eventRoutes(deps: { stream: EventStreamService; guard: Guard; heartbeatSeconds: number }): FastifyPluginAsync {
+export function eventRoutes(deps: { stream: EventStreamService; guard: Guard; sessionWatch: SessionWatch; heartbeatSeconds: number }): FastifyPluginAsync {
   const { stream, guard } = deps
   return async (app) => {
     const open = new Set<() => void>()
@@ -48,11 +48,13 @@ export function eventRoutes(deps: { stream: EventStreamService; guard: Guard; he
       res.write('retry: 3000\n\n')
       let ended = false
       let unsubscribe: () => void = () => {}
+      let unwatch: () => void = () => {}
       const end = () => {
         if (ended) return
         ended = true
         clearInterval(heartbeat)
         unsubscribe()
+        unwatch()
         open.delete(end)
         res.end()
       }
@@ -79,6 +81,9 @@ export function eventRoutes(deps: { stream: EventStreamService; guard: Guard; he
       const scope = scopeOf(principal)
       unsubscribe = stream.subscribe({ unitPath: scope.unitPath, seesPrivateSiteCameras: scope.seesPrivateSiteCameras, send }, afterId).unsubscribe
       if (ended) unsubscribe()
+      // the stream lives only as long as the session that opened it, with the authority it had
+      unwatch = deps.sessionWatch(request, end)
+      if (ended) unwatch()
       open.add(end)
       request.raw.on('close', end)
       res.on('error', end)

@@ -46,6 +46,8 @@ interface SessionRecord {
   mode: VideoMode
   client: string | null
   unitPath: string
+  /** stops watching the sign-in behind the session */
+  unwatch: () => void
 }
 
 /**
@@ -138,7 +140,11 @@ export class MediaService {
 
   // --- WHEP -------------------------------------------------------------------------------------
 
-  async startWhep(principal: Principal, cameraId: number, requested: StreamName, offerSdp: string, client: string | null): Promise<WhepResult> {
+  /**
+   * `watch` ties the session to the caller's sign-in: the session is closed when the watch ends it
+   * (logout, expiry, the user disabled, moved or given other roles).
+   */
+  async startWhep(principal: Principal, cameraId: number, requested: StreamName, offerSdp: string, client: string | null, watch?: (end: (reason: string) => void) => () => void): Promise<WhepResult> {
     if (this.#closed) throw new UpstreamError('shutting down')
     const { camera, credentials } = this.#registry.getForUse(scopeOf(principal), cameraId)
     try {
@@ -161,7 +167,7 @@ export class MediaService {
     }
     const sessionId = randomUUID()
     const unitPath = this.#unitPath(camera.unitId)
-    const record: SessionRecord = { viewer: undefined as unknown as Viewer, principal, cameraId, stream: plan.stream, mode: plan.mode, client, unitPath }
+    const record: SessionRecord = { viewer: undefined as unknown as Viewer, principal, cameraId, stream: plan.stream, mode: plan.mode, client, unitPath, unwatch: () => {} }
     const viewer = new Viewer({
       id: sessionId,
       peer,
@@ -174,6 +180,7 @@ export class MediaService {
     })
     record.viewer = viewer
     this.#sessions.set(sessionId, record)
+    if (watch) record.unwatch = watch((reason) => void viewer.close(reason))
     this.#metrics.sessions.inc({ camera: String(cameraId), stream: plan.stream, mode: plan.mode })
     this.#audit.record({
       actor: principal,
@@ -354,6 +361,7 @@ export class MediaService {
     const rec = this.#sessions.get(sessionId)
     if (!rec) return
     this.#sessions.delete(sessionId)
+    rec.unwatch()
     const durationSeconds = Math.round((Date.now() - rec.viewer.startedAt) / 100) / 10
     try {
       this.#audit.record({
