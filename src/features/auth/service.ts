@@ -351,9 +351,11 @@ export class AuthService {
     const scope = scopeOf(actor)
     const before = this.#store.get(scope, id)
     if (!before) throw new NotFoundError('user', id)
+    const rolesChanged = changes.roles !== undefined && dedupeRoles(changes.roles).sort().join() !== [...before.roles].sort().join()
     if (id === actor.userId) {
       if (changes.disabled) throw new ConflictError('you cannot disable yourself')
-      if (changes.roles && !changes.roles.includes('admin')) throw new ConflictError('you cannot remove your own admin role')
+      // another administrator decides what an administrator may do, never the administrator
+      if (rolesChanged) throw new OwnRolesError()
       if (changes.unitId !== undefined && changes.unitId !== before.unitId) throw new ConflictError('you cannot move yourself to another unit')
     }
     if (changes.unitId !== undefined) this.#assertUnitAssignable(actor, changes.unitId, 'body.unitId')
@@ -366,7 +368,7 @@ export class AuthService {
     this.#scheduleRecheck()
     return inTransaction(this.#db, () => {
       this.#store.update(id, { displayName: changes.displayName, unitId: changes.unitId, roles: changes.roles && dedupeRoles(changes.roles), disabled: changes.disabled, passwordHash })
-      if (passwordHash || changes.disabled || changes.unitId !== undefined || changes.roles) this.#store.revokeUserSessions(id)
+      if (passwordHash || changes.disabled || changes.unitId !== undefined || rolesChanged) this.#store.revokeUserSessions(id)
       const after = this.#store.byIdUnscoped(id)!
       const { password: _omit, ...visible } = changes
       this.#audit.record({
@@ -443,6 +445,17 @@ export class AuthService {
 
   #sign(sessionId: string): string {
     return createHmac('sha256', this.#sessionKey).update(sessionId).digest('base64url')
+  }
+}
+
+/**
+ * 409 `own_roles`: nobody changes their own roles (granting oneself more, or dropping admin), like
+ * the other changes to oneself that are refused (disable, move, delete).
+ */
+export class OwnRolesError extends ConflictError {
+  override readonly code: string = 'own_roles'
+  constructor() {
+    super('you cannot change your own roles; another administrator must', [{ field: 'body.roles', message: 'cannot be changed on your own account' }])
   }
 }
 

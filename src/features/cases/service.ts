@@ -40,6 +40,11 @@ export interface CaseSettings {
   pageSizeMax: number
 }
 
+/** 409 `case_closed`: a closed or archived case is done with; it is not handed up any more. */
+export class CaseClosedError extends ConflictError {
+  override readonly code: string = 'case_closed'
+}
+
 /** A backstop: the snapshot source has its own deadlines (media: snapshotTimeoutSeconds). */
 const SNAPSHOT_TIMEOUT_MS = 30_000
 
@@ -228,7 +233,7 @@ export class CasesService {
       throw new UnprocessableError(`unit ${unitId} not found`, [{ field: 'body.unitId', message: 'no such unit in your scope' }])
     }
     const row = inTransaction(this.#db, () => {
-      if (input.assigneeId) this.#assertAssignable(input.assigneeId, unit.path, 'body.assigneeId')
+      if (input.assigneeId) this.#assertAssignable(scope, input.assigneeId, unit.path, 'body.assigneeId')
       const row = this.openInTransaction({
         kind: input.kind,
         priority: input.priority ?? 'normal',
@@ -270,7 +275,7 @@ export class CasesService {
       if (to === 'closed') fields.closed_at = now
       if (to === 'archived') fields.archived_at = now
       if (options.assigneeId !== undefined) {
-        this.#assertAssignable(options.assigneeId, row.unit_path, 'body.assigneeId')
+        this.#assertAssignable(scopeOf(actor), options.assigneeId, row.unit_path, 'body.assigneeId')
         fields.assignee_id = options.assigneeId
       }
       this.#store.update(id, fields)
@@ -287,6 +292,7 @@ export class CasesService {
   escalate(actor: Principal, id: number, reason: string, client?: string): CaseDetail {
     const { row, fromUnitId } = inTransaction(this.#db, () => {
       const row = this.#row(scopeOf(actor), id)
+      if (row.state === 'closed' || row.state === 'archived') throw new CaseClosedError(`case ${row.number} is ${row.state}; only an open case can be escalated`, [], { state: row.state, allowed: [] })
       this.#assertWritable(row)
       const unit = this.#org.getUnscoped(row.unit_id)!
       if (unit.parentId === null) throw new ConflictError(`case ${row.number} is already at the street (${unit.code}); it cannot go higher`, [], { allowed: [] })
@@ -310,7 +316,7 @@ export class CasesService {
       const fields: Record<string, unknown> = {}
       const who = actorOf(actor)
       if (changes.assigneeId !== undefined && changes.assigneeId !== row.assignee_id) {
-        if (changes.assigneeId !== null) this.#assertAssignable(changes.assigneeId, row.unit_path, 'body.assigneeId')
+        if (changes.assigneeId !== null) this.#assertAssignable(scopeOf(actor), changes.assigneeId, row.unit_path, 'body.assigneeId')
         fields.assignee_id = changes.assigneeId
         this.#store.appendTimeline(id, who, 'assignment', { from: row.assignee_id, to: changes.assigneeId })
         this.#audit.record({ actor, action: 'case.assign', target: { type: 'case', id }, unitPath: row.unit_path, client, detail: { number: row.number, from: row.assignee_id, to: changes.assigneeId } })
@@ -393,17 +399,30 @@ export class CasesService {
     if (row.state === 'archived') throw new ConflictError(`case ${row.number} is archived and read-only`, [], { allowed: [] })
   }
 
-  /** The assignee must be an enabled user who can see the case: their unit is the case's unit or above it. */
-  #assertAssignable(userId: number, casePath: string, field: string): void {
+  /**
+   * The assignee must be an enabled user who can see the case: their unit is the case's unit or
+   * above it. A user the caller may not see (outside the caller's subtree) who cannot be assigned
+   * is "not found", exactly like an id that does not exist: the answer names no one and does not
+   * tell which ids exist elsewhere.
+   */
+  #assertAssignable(callerScope: Scope, userId: number, casePath: string, field: string): void {
+    const notFound = () => new UnprocessableError(`user ${userId} not found`, [{ field, message: 'no such user' }])
     let u: PublicUser | undefined
     try {
       u = this.#auth.get(SYSTEM_SCOPE, userId)
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err
     }
-    if (!u || u.disabled) throw new UnprocessableError(`user ${userId} not found`, [{ field, message: 'no such user' }])
+    if (!u || u.disabled) throw notFound()
     const path = u.unitId === null ? '/' : this.#org.getUnscoped(u.unitId)?.path
-    if (path === undefined || !casePath.startsWith(path)) throw new UnprocessableError(`user ${u.username} cannot see this case`, [{ field, message: 'the user must belong to the case unit or a unit above it' }])
+    if (path !== undefined && casePath.startsWith(path)) return
+    try {
+      this.#auth.get(callerScope, userId)
+    } catch (err) {
+      if (err instanceof NotFoundError) throw notFound()
+      throw err
+    }
+    throw new UnprocessableError(`user ${u.username} cannot see this case`, [{ field, message: 'the user must belong to the case unit or a unit above it' }])
   }
 
   /**
