@@ -172,6 +172,7 @@ export const ConfigSchema = Type.Object(
         ffmpegPath: Type.String({ minLength: 1 }),
         demoFontFile: Type.String(),
         snapshotTimeoutSeconds: Type.Number({ minimum: 1, maximum: 120 }),
+        maxSessionsPerUser: Type.Integer({ minimum: 1, maximum: 1000, description: 'WHEP sessions one user may hold at once; more is 429' }),
         ice: Type.Object(
           {
             announcedAddresses: Type.Array(Type.String()),

@@ -5,12 +5,12 @@
  * other roles, or of the user's unit moving in the tree.
  */
 import t, { type Test } from 'tap'
-import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift'
 import type { Role } from '../../../src/core/scope.js'
 import { makeCamera, makeChildUnit, unit } from '../../support/fixtures.js'
 import { DEMO_PASSWORD, startTestGateway, type TestGateway } from '../../support/gateway.js'
 import { cellMotion } from '../alarms/support.js'
 import { openStream, type SseClient } from '../events/support.js'
+import { h264Offer, postWhep } from '../media/whep-client.js'
 
 /** The change must close the stream within this long (a second, and a little for the socket). */
 const CLOSE_WITHIN_MS = 1000
@@ -110,32 +110,11 @@ t.test('an SSE stream closes within a second of its session expiring', async (t)
   t.equal((await openStream(base, user.token)).status, 401)
 })
 
-function gatherComplete(pc: RTCPeerConnection, timeoutMs = 3000): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve()
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs)
-    const sub = pc.iceGatheringStateChange.subscribe((s) => {
-      if (s === 'complete') {
-        clearTimeout(timer)
-        sub.unSubscribe()
-        resolve()
-      }
-    })
-  })
-}
-
 /** A real WHEP session: a werift receiver's H.264 offer posted to the gateway. */
 async function whep(t: Test, base: string, token: string, cameraId: number): Promise<Response> {
-  const pc = new RTCPeerConnection({
-    codecs: { video: [new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90000, parameters: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1', rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] })], audio: [] },
-    iceUseIpv4: true,
-    iceUseIpv6: false,
-  })
+  const { pc, sdp } = await h264Offer()
   t.teardown(() => pc.close())
-  pc.addTransceiver('video', { direction: 'recvonly' })
-  await pc.setLocalDescription(await pc.createOffer())
-  await gatherComplete(pc)
-  return fetch(`${base}/api/cameras/${cameraId}/whep`, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` }, body: pc.localDescription!.sdp })
+  return postWhep(base, token, cameraId, sdp)
 }
 
 /** Waits for the gateway to hold no WHEP session of the user, with a deadline. */
