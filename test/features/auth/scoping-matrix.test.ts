@@ -314,6 +314,8 @@ t.test('内保外用: everything that names a private site camera follows the ca
   for (const cam of [hidden, elsewhere]) gw.services.recordings.putSettings(SYSTEM, cam.id, { mode: 'continuous' })
   gw.services.registry.setStatus(hidden.id, 'offline', ['no route'], new Date().toISOString())
   gw.services.registry.setStatus(elsewhere.id, 'offline', ['no route'], new Date().toISOString())
+  const tour = await tokens.get('site.admin')!.post('/api/tours', { name: '湖滨花园 夜巡', cameraIds: [hidden.id, shared.id] })
+  t.equal(tour.statusCode, 201, 'the site’s own patrol tour holds its private camera')
 
   for (const tier of TIERS) {
     for (const role of ROLES) {
@@ -357,6 +359,15 @@ t.test('内保外用: everything that names a private site camera follows the ca
           t.notMatch(JSON.stringify(created.data), '泳池', 'nor its name in the title')
         }
         if (!seesCamera) t.notOk(sse.events.some((e) => JSON.stringify(e.data).includes('泳池')), 'no event names the camera')
+
+        const range = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`
+        t.equal((await api.get(`/api/recordings?camera=${hidden.id}&${range}`)).statusCode, seesCamera ? 200 : 404, 'footage search')
+        t.equal((await api.get(`/api/recordings/${hidden.id}/playlist.m3u8?${range}`)).statusCode, seesCamera ? 200 : 404, 'playback')
+        const tours = await api.get('/api/tours')
+        const listedTour = tours.json.items.find((x: any) => x.id === tour.json.id)
+        t.ok(listedTour, 'the site’s tour is seen by the site and every unit above it')
+        t.equal(listedTour?.cameraIds.includes(hidden.id), seesCamera, 'the tour names the private camera as the camera decides')
+        t.ok(listedTour?.cameraIds.includes(shared.id), 'and the shared one to all')
 
         const locks = await api.get('/api/recordings/locks')
         t.equal(locks.json.items.some((l: any) => l.id === lockId), seesCamera, 'evidence locks')
