@@ -219,7 +219,7 @@ export class AuthService {
     }
   }
 
-  /** Ends every watched answer (shutdown). */
+  /** Forgets every watch and its timer (shutdown: each feature closes its own answers). */
   closeWatches(): void {
     this.#disarmExpiry()
     this.#watches.clear()
