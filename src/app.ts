@@ -14,7 +14,7 @@ import { projectRoot } from './core/paths.js'
 import { redact, redactRequestUrl } from './core/redact.js'
 import { loadSymmetricKey } from './core/secrets.js'
 import { AuditLog, anchorPathFor, auditLogIsSealed, auditMigrations, auditRoutes } from './features/audit/index.js'
-import { AuthService, authMigrations, authRoutes, createGuard } from './features/auth/index.js'
+import { AuthService, authMigrations, authRoutes, createGuard, createSessionWatch } from './features/auth/index.js'
 import { seedDemo, type DemoSummary } from './features/demo/index.js'
 import { opsRoutes } from './features/ops/index.js'
 import { OrgService, orgMigrations, orgRoutes } from './features/org/index.js'
@@ -131,6 +131,8 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   const connectGuard = cameraAddresses.guard
   const registry = new RegistryService({ db, org, audit, bus, box, settings: config.registry, addressPolicy: cameraAddresses })
   const guard = createGuard(auth)
+  const sessionWatch = createSessionWatch(auth)
+  app.addHook('onClose', async () => auth.closeWatches())
   const media = new MediaService({ registry, audit, org, bus, settings: config.media, metrics: metrics.registry, log: app.log, connectGuard })
   app.addHook('onClose', async () => media.close())
   const stream = new EventStreamService(db)
@@ -172,10 +174,10 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
     ['/api', orgRoutes({ org, guard })],
     ['/api', registryRoutes({ registry, guard, importBodyLimitBytes: config.http.importBodyLimitBytes })],
     ['/api', auditRoutes({ audit, guard })],
-    ['/api', mediaRoutes({ media, guard })],
+    ['/api', mediaRoutes({ media, guard, sessionWatch })],
     ['/api', wallRoutes({ wall, guard })],
     ['/api', planRoutes({ plans, guard })],
-    ['/api', eventRoutes({ stream, guard, heartbeatSeconds: config.events.heartbeatSeconds })],
+    ['/api', eventRoutes({ stream, guard, sessionWatch, heartbeatSeconds: config.events.heartbeatSeconds })],
     ['/api', caseRoutes({ cases, safetyIndex, guard })],
     ['/api', alarmRoutes({ alarms, guard })],
     // no session: the per-subscription token in the path authenticates the camera

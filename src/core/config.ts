@@ -200,6 +200,7 @@ export const ConfigSchema = Type.Object(
         demoFontFile: Type.String(),
         snapshotTimeoutSeconds: Type.Number({ minimum: 1, maximum: 120 }),
         snapshotMaxBytes: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, description: 'largest picture read from a camera snapshot URI' }),
+        maxSessionsPerUser: Type.Integer({ minimum: 1, maximum: 1000, description: 'WHEP sessions one user may hold at once; more is 429' }),
         ice: Type.Object(
           {
             announcedAddresses: Type.Array(Type.String()),

@@ -57,7 +57,7 @@ export class UnauthenticatedError extends GatewayError {
 /** 403: authenticated and in scope, but the role does not allow the action. */
 export class ForbiddenError extends GatewayError {
   readonly status = 403
-  readonly code = 'forbidden'
+  readonly code: string = 'forbidden'
 }
 
 /**
@@ -75,7 +75,7 @@ export class NotFoundError extends GatewayError {
 /** 409: the request conflicts with current state (duplicate, still in use, illegal transition). */
 export class ConflictError extends GatewayError {
   readonly status = 409
-  readonly code = 'conflict'
+  readonly code: string = 'conflict'
 }
 
 /** 413: the request body (an upload) is larger than the route accepts. */
@@ -99,7 +99,7 @@ export class UnsupportedMediaTypeError extends GatewayError {
 /** 429: too many requests; `retryAfterSeconds` goes into the Retry-After header. */
 export class TooManyRequestsError extends GatewayError {
   readonly status = 429
-  readonly code = 'too_many_requests'
+  readonly code: string = 'too_many_requests'
   constructor(message: string, readonly retryAfterSeconds: number) {
     super(message)
   }

@@ -52,6 +52,22 @@ export function subtreeRange(path: string): { lo: string; hi: string } {
   return { lo: path, hi: path.slice(0, -1) + '0' }
 }
 
+/**
+ * The registry's camera visibility rule as an SQL condition, for stores that list rows naming a
+ * camera (alarms, case attachments, stream events, evidence locks): the camera's unit lies in the
+ * caller's subtree, and a site camera not shared upward (内保外用) stays with its own site unless the
+ * caller maintains cameras (Scope.seesPrivateSiteCameras). `c` is the cameras alias, `u` the alias
+ * of the camera's unit; the parameters come from cameraVisibilityParams.
+ */
+export function cameraVisibleSql(c: string, u: string): string {
+  return `(${u}.path >= @camLo AND ${u}.path < @camHi AND (${u}.tier <> 'site' OR ${c}.shared_upward = 1 OR ${c}.unit_id = @camOwnUnit OR @camSeesPrivate = 1))`
+}
+
+export function cameraVisibilityParams(scope: Scope): { camLo: string; camHi: string; camOwnUnit: number; camSeesPrivate: 0 | 1 } {
+  const { lo, hi } = subtreeRange(scope.unitPath)
+  return { camLo: lo, camHi: hi, camOwnUnit: scope.unitId ?? -1, camSeesPrivate: scope.seesPrivateSiteCameras ? 1 : 0 }
+}
+
 /** The whole tree: for system jobs (health sweeps, migrations, demo seeding), never for a request. */
 export const SYSTEM_SCOPE: Scope = { unitId: 0, unitPath: '/', seesPrivateSiteCameras: true }
 

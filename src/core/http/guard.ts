@@ -15,6 +15,14 @@ declare module 'fastify' {
  */
 export type Guard = (...roles: Role[]) => preHandlerAsyncHookHandler
 
+/**
+ * Ties a long-lived answer (an SSE stream, a WHEP session) to the session that opened it: `end` is
+ * called once, within about a second, when that session is logged out or expires, or its user is
+ * disabled, deleted, moved to another unit or given other roles. Returns a function that stops
+ * watching (call it when the answer ends on its own). Owned here so features need not import auth.
+ */
+export type SessionWatch = (request: FastifyRequest, end: (reason: string) => void) => () => void
+
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new UnauthenticatedError('sign in first')
   return request.principal

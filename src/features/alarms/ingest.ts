@@ -399,10 +399,14 @@ export class AlarmIngest {
       description: a.description ?? null,
       location: a.location ? JSON.stringify(a.location) : null,
     }
+    // 内保外用: a site camera not shared upward is not named to those above who may not see it
+    let privateCamera: boolean | undefined
+    const sitePrivate = () => (privateCamera ??= a.camera !== null && this.#cases.isSitePrivateCamera(a.camera.id))
     const announce = (alarmId: number, caseId: number | null, caseNumber: string | null, outcome: string) => {
       ctx.received.push({ alarmId, kind: a.kind, cameraId: row.cameraId, unitId: a.unit.id, caseId })
       if (outcome !== 'merged') {
-        this.#stream.publish('alarm.new', a.unit.path, { alarm: { id: alarmId, kind: a.kind, origin: a.origin, cameraId: row.cameraId, unitId: a.unit.id, occurredAt: a.occurredAt, receivedAt: at, caseId, caseNumber, outcome } })
+        // an alarm of a camera reaches whoever may read the camera, as the alarm list does
+        this.#stream.publish('alarm.new', a.unit.path, { alarm: { id: alarmId, kind: a.kind, origin: a.origin, cameraId: row.cameraId, unitId: a.unit.id, occurredAt: a.occurredAt, receivedAt: at, caseId, caseNumber, outcome } }, row.cameraId === null ? {} : { cameraId: row.cameraId, sitePrivate: sitePrivate() })
       }
     }
 
@@ -424,7 +428,8 @@ export class AlarmIngest {
 
     const handling = handlingUnit(this.lineage(a.unit), rule.handlingTier)
     const alarmId = this.#store.insert({ ...row, caseId: null, outcome: 'opened' })
-    const where = a.camera?.name ?? a.location?.address ?? a.unit.name
+    // the case goes to the handling unit above the site: its title must not name a private camera
+    const where = (a.camera && !sitePrivate() ? a.camera.name : null) ?? a.location?.address ?? a.unit.name
     const caseRow = this.#cases.openInTransaction({
       kind: a.kind,
       priority: rule.priority,

@@ -1,5 +1,5 @@
 import type { Db } from '../../core/db.js'
-import { subtreeRange, type Scope } from '../../core/scope.js'
+import { cameraVisibilityParams, cameraVisibleSql, subtreeRange, type Scope } from '../../core/scope.js'
 import type { AlarmKind } from '../cases/index.js'
 import type { AlarmRule, HandlingTier } from './rules.js'
 
@@ -141,8 +141,10 @@ export class AlarmStore {
 
   list(scope: Scope, filter: { kind?: AlarmKind; cameraId?: number; underPath?: string; caseId?: number }, beforeId: number | undefined, limit: number): AlarmView[] {
     const { lo, hi } = subtreeRange(scope.unitPath)
-    const where = ['u.path >= @lo AND u.path < @hi']
-    const params: Record<string, unknown> = { lo, hi, limit }
+    // an alarm of a camera is listed to whoever may read the camera in the registry (内保外用);
+    // a camera deleted since leaves its alarms to the unit scope
+    const where = ['u.path >= @lo AND u.path < @hi', `(cam.id IS NULL OR ${cameraVisibleSql('cam', 'cu')})`]
+    const params: Record<string, unknown> = { lo, hi, limit, ...cameraVisibilityParams(scope) }
     if (filter.underPath) {
       const r = subtreeRange(filter.underPath)
       where.push('u.path >= @ulo AND u.path < @uhi')
@@ -165,7 +167,8 @@ export class AlarmStore {
       params.beforeId = beforeId
     }
     const rows = this.#db
-      .prepare(`SELECT a.*, c.number AS case_number FROM alarms a JOIN units u ON u.id = a.unit_id LEFT JOIN cases c ON c.id = a.case_id WHERE ${where.join(' AND ')} ORDER BY a.id DESC LIMIT @limit`)
+      .prepare(`SELECT a.*, c.number AS case_number FROM alarms a JOIN units u ON u.id = a.unit_id LEFT JOIN cases c ON c.id = a.case_id
+        LEFT JOIN cameras cam ON cam.id = a.camera_id LEFT JOIN units cu ON cu.id = cam.unit_id WHERE ${where.join(' AND ')} ORDER BY a.id DESC LIMIT @limit`)
       .all(params) as AlarmRow[]
     return rows.map(toAlarm)
   }

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { ForbiddenError, UnauthenticatedError } from '../../core/errors.js'
-import type { Guard } from '../../core/http/guard.js'
+import type { Guard, SessionWatch } from '../../core/http/guard.js'
 import { hasRole, type Role } from '../../core/scope.js'
 import type { AuthService } from './service.js'
 
@@ -31,4 +31,16 @@ export function createGuard(auth: AuthService): Guard {
       if (roles.length && !hasRole(principal, ...roles)) throw new ForbiddenError(`needs role ${roles.join(' or ')}`)
       request.principal = principal
     }
+}
+
+/** The SessionWatch of long-lived answers: the request's own session and principal (set by the guard). */
+export function createSessionWatch(auth: AuthService): SessionWatch {
+  return (request, end) => {
+    const token = tokenOf(request)
+    if (!token || !request.principal) {
+      end('not signed in')
+      return () => {}
+    }
+    return auth.watchSession(token, request.principal, end)
+  }
 }

@@ -1,5 +1,5 @@
 export { AuthService, publicUser, type AuthSettings, type PublicUser, type NewUser, type UserChanges, type LoginResult } from './service.js'
-export { createGuard, tokenOf, SESSION_COOKIE } from './guard.js'
+export { createGuard, createSessionWatch, tokenOf, SESSION_COOKIE } from './guard.js'
 export { WindowRateLimiter } from './rate-limit.js'
 export { authMigrations } from './migrations.js'
 export { authRoutes } from './routes.js'

@@ -57,6 +57,19 @@ const lockedSeconds = (u: UserRecord, now = Date.now()) => Math.max(1, Math.ceil
 const FIRST_ADMIN = 'admin'
 const LOCKED_MESSAGE = 'account locked after repeated failed attempts; try again later'
 
+/** A long-lived answer (SSE stream, WHEP session) tied to the session that opened it. */
+interface SessionWatchEntry {
+  token: string
+  principal: Principal
+  /** when the session expires unless used meanwhile (ms) */
+  expiresAt: number
+  end(reason: string): void
+}
+
+/** Same user, same unit, same place in the tree, same roles: what the answer was authorised under. */
+const sameAuthority = (a: Principal, b: Principal) =>
+  a.userId === b.userId && a.unitId === b.unitId && a.unitPath === b.unitPath && [...a.roles].sort().join() === [...b.roles].sort().join()
+
 export function publicUser(u: UserRecord): PublicUser {
   return {
     id: u.id,
@@ -87,6 +100,9 @@ export class AuthService {
   readonly #initialPasswordFile: string | undefined
   readonly #addressLimiter: WindowRateLimiter
   readonly #unknownNames = new UnknownNameLockouts()
+  readonly #watches = new Set<SessionWatchEntry>()
+  #recheckScheduled = false
+  #expiryTimer: NodeJS.Timeout | null = null
 
   /**
    * `initialPasswordFile`: where a generated first-run admin password is written (mode 0600) instead
@@ -102,6 +118,7 @@ export class AuthService {
     this.#initialPasswordFile = deps.initialPasswordFile
     this.#addressLimiter = new WindowRateLimiter(deps.settings.loginAttemptsPerMinutePerAddress, 60_000)
     deps.org.registerUsage({ what: 'users', count: (unitId) => this.#store.countInUnit(unitId) })
+    deps.org.onMoved(() => this.#scheduleRecheck())
   }
 
   // --- sessions -------------------------------------------------------------------------
@@ -155,29 +172,120 @@ export class AuthService {
 
   /** Resolves a token to its principal, sliding the expiry; null when not valid. */
   authenticate(token: string): Principal | null {
+    const state = this.#sessionState(token)
+    if ('ended' in state) return null
+    // Slide the expiry at most once a minute: each write is an fsync under synchronous=FULL.
+    const fresh = Date.now() + this.#settings.sessionTtlMinutes * 60_000
+    if (fresh - state.expiresAt > 60_000) this.#store.extendSession(state.sessionId, new Date(fresh).toISOString())
+    return state.principal
+  }
+
+  /** What a token stands for now, without sliding its expiry; or why it no longer stands for anything. */
+  #sessionState(token: string): { sessionId: string; principal: Principal; expiresAt: number } | { ended: string } {
     const dot = token.indexOf('.')
-    if (dot <= 0) return null
+    if (dot <= 0) return { ended: 'invalid token' }
     const sessionId = token.slice(0, dot)
     const given = Buffer.from(token.slice(dot + 1))
     const expected = Buffer.from(this.#sign(sessionId))
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ended: 'invalid token' }
     const session = this.#store.session(sessionId)
-    if (!session || session.revokedAt) return null
-    const now = Date.now()
+    if (!session || session.revokedAt) return { ended: 'session ended' }
     const expiresAt = Date.parse(session.expiresAt)
-    if (expiresAt <= now) return null
+    if (expiresAt <= Date.now()) return { ended: 'session expired' }
     const user = this.#store.byIdUnscoped(session.userId)
-    if (!user || user.disabled) return null
-    // Slide the expiry at most once a minute: each write is an fsync under synchronous=FULL.
-    const fresh = now + this.#settings.sessionTtlMinutes * 60_000
-    if (fresh - expiresAt > 60_000) this.#store.extendSession(sessionId, new Date(fresh).toISOString())
-    return this.#principalOf(user)
+    if (!user) return { ended: 'user deleted' }
+    if (user.disabled) return { ended: 'user disabled' }
+    const principal = this.#principalOf(user)
+    if (!principal) return { ended: 'unit deleted' }
+    return { sessionId, principal, expiresAt }
   }
 
   logout(principal: Principal, token: string, client: string): void {
     const sessionId = token.slice(0, token.indexOf('.'))
     this.#store.revokeSession(sessionId)
     this.#audit.record({ actor: principal, action: 'auth.logout', client })
+    this.#scheduleRecheck()
+  }
+
+  // --- long-lived answers tied to a session --------------------------------------------------
+
+  /**
+   * Ties a long-lived answer (SSE stream, WHEP session) to the session behind `token`, which
+   * authorised it as `principal`: `end` is called once, soon after the session is logged out,
+   * revoked or expires, or its user is disabled, deleted, moved or given other roles (or their
+   * unit moves). Every change that can do so rechecks the watches at once (after its commit); a
+   * timer catches expiry. Returns the function that stops watching.
+   */
+  watchSession(token: string, principal: Principal, end: (reason: string) => void): () => void {
+    const state = this.#sessionState(token)
+    const entry: SessionWatchEntry = { token, principal, expiresAt: 'ended' in state ? 0 : state.expiresAt, end }
+    this.#watches.add(entry)
+    if ('ended' in state || !sameAuthority(state.principal, principal)) this.#scheduleRecheck()
+    else this.#armExpiry()
+    return () => {
+      this.#watches.delete(entry)
+      if (!this.#watches.size) this.#disarmExpiry()
+    }
+  }
+
+  /** Forgets every watch and its timer (shutdown: each feature closes its own answers). */
+  closeWatches(): void {
+    this.#disarmExpiry()
+    this.#watches.clear()
+  }
+
+  #scheduleRecheck(): void {
+    if (this.#recheckScheduled || !this.#watches.size) return
+    this.#recheckScheduled = true
+    // after the current synchronous work: the change that asked for it has committed
+    setImmediate(() => {
+      this.#recheckScheduled = false
+      this.#recheck()
+    })
+  }
+
+  #recheck(): void {
+    for (const entry of [...this.#watches]) {
+      let reason: string | null
+      try {
+        const state = this.#sessionState(entry.token)
+        if ('ended' in state) reason = state.ended
+        else if (!sameAuthority(state.principal, entry.principal)) reason = 'user changed'
+        else {
+          reason = null
+          entry.expiresAt = state.expiresAt
+        }
+      } catch {
+        // the database is closing: the gateway ends its answers itself
+        continue
+      }
+      if (reason === null) continue
+      this.#watches.delete(entry)
+      try {
+        entry.end(reason)
+      } catch {
+        /* one answer failing to end must not keep the others open */
+      }
+    }
+    this.#armExpiry()
+  }
+
+  #armExpiry(): void {
+    this.#disarmExpiry()
+    if (!this.#watches.size) return
+    let next = Infinity
+    for (const e of this.#watches) next = Math.min(next, e.expiresAt)
+    // a session used meanwhile has slid: the recheck reads its new expiry and re-arms
+    this.#expiryTimer = setTimeout(() => {
+      this.#expiryTimer = null
+      this.#recheck()
+    }, Math.min(Math.max(0, next - Date.now()) + 50, 2 ** 31 - 1))
+    this.#expiryTimer.unref()
+  }
+
+  #disarmExpiry(): void {
+    if (this.#expiryTimer) clearTimeout(this.#expiryTimer)
+    this.#expiryTimer = null
   }
 
   /**
@@ -207,6 +315,7 @@ export class AuthService {
       this.#store.revokeUserSessions(user.id)
       this.#audit.record({ actor: principal, action: 'user.password_change', target: { type: 'user', id: user.id }, client })
     })
+    this.#scheduleRecheck()
     this.#forgetInitialPassword(user)
   }
 
@@ -257,9 +366,11 @@ export class AuthService {
     const scope = scopeOf(actor)
     const before = this.#store.get(scope, id)
     if (!before) throw new NotFoundError('user', id)
+    const rolesChanged = changes.roles !== undefined && dedupeRoles(changes.roles).sort().join() !== [...before.roles].sort().join()
     if (id === actor.userId) {
       if (changes.disabled) throw new ConflictError('you cannot disable yourself')
-      if (changes.roles && !changes.roles.includes('admin')) throw new ConflictError('you cannot remove your own admin role')
+      // another administrator decides what an administrator may do, never the administrator
+      if (rolesChanged) throw new OwnRolesError()
       if (changes.unitId !== undefined && changes.unitId !== before.unitId) throw new ConflictError('you cannot move yourself to another unit')
     }
     if (changes.unitId !== undefined) this.#assertUnitAssignable(actor, changes.unitId, 'body.unitId')
@@ -269,9 +380,10 @@ export class AuthService {
       if (problem) throw new WeakPasswordError('body.password', problem)
       passwordHash = await hashPassword(changes.password)
     }
+    this.#scheduleRecheck()
     const updated = inTransaction(this.#db, () => {
       this.#store.update(id, { displayName: changes.displayName, unitId: changes.unitId, roles: changes.roles && dedupeRoles(changes.roles), disabled: changes.disabled, passwordHash })
-      if (passwordHash || changes.disabled || changes.unitId !== undefined || changes.roles) this.#store.revokeUserSessions(id)
+      if (passwordHash || changes.disabled || changes.unitId !== undefined || rolesChanged) this.#store.revokeUserSessions(id)
       const after = this.#store.byIdUnscoped(id)!
       const { password: _omit, ...visible } = changes
       this.#audit.record({
@@ -296,6 +408,7 @@ export class AuthService {
       this.#store.delete(id)
       this.#audit.record({ actor, action: 'user.delete', target: { type: 'user', id }, unitPath: user.unitPath, client, detail: { username: user.username } })
     })
+    this.#scheduleRecheck()
   }
 
   /** First run: a gateway administrator, with the given password or a random one to print once. */
@@ -359,6 +472,17 @@ export class AuthService {
 
   #sign(sessionId: string): string {
     return createHmac('sha256', this.#sessionKey).update(sessionId).digest('base64url')
+  }
+}
+
+/**
+ * 409 `own_roles`: nobody changes their own roles (granting oneself more, or dropping admin), like
+ * the other changes to oneself that are refused (disable, move, delete).
+ */
+export class OwnRolesError extends ConflictError {
+  override readonly code: string = 'own_roles'
+  constructor() {
+    super('you cannot change your own roles; another administrator must', [{ field: 'body.roles', message: 'cannot be changed on your own account' }])
   }
 }
 

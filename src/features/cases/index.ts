@@ -1,4 +1,4 @@
-export { CasesService, actorOf, type CaseActor, type CaseSettings, type OpenCaseInput } from './service.js'
+export { CasesService, CaseClosedError, actorOf, type CaseActor, type CaseSettings, type OpenCaseInput } from './service.js'
 export { SafetyIndex, type SafetyIndexSettings, type SafetyIndexEntry, type Colour } from './safety-index.js'
 export { casesMigrations } from './migrations.js'
 export { caseRoutes } from './routes.js'

@@ -40,6 +40,11 @@ export interface CaseSettings {
   pageSizeMax: number
 }
 
+/** 409 `case_closed`: a closed or archived case is done with; it is not handed up any more. */
+export class CaseClosedError extends ConflictError {
+  override readonly code: string = 'case_closed'
+}
+
 /** A backstop: the snapshot source has its own deadlines (media: snapshotTimeoutSeconds). */
 const SNAPSHOT_TIMEOUT_MS = 30_000
 
@@ -90,25 +95,30 @@ export class CasesService {
     const size = Math.min(limit, this.#settings.pageSizeMax)
     const now = new Date().toISOString()
     const rows = this.#store.list(scope, { ...filter, underPath }, decodeCursor('case', cursor), size + 1, now)
-    const items = rows.slice(0, size).map((r) => toView(r, this.#store.cameras(r.id), now))
+    const items = rows.slice(0, size).map((r) => {
+      const hidden = this.#store.hiddenCameras(scope, r.id)
+      return toView(r, this.#store.cameras(r.id).filter((c) => !hidden.has(c.id)), now)
+    })
     return { items, nextCursor: rows.length > size ? encodeCursor('case', items.at(-1)!.id) : null }
   }
 
   get(principal: Principal, id: number): CaseDetail {
-    const row = this.#row(scopeOf(principal), id)
-    return this.#detail(row)
+    const scope = scopeOf(principal)
+    return this.#detail(this.#row(scope, id), scope)
   }
 
   /** For the system (tests, alarms): no scope. */
   getUnscoped(id: number): CaseDetail | undefined {
     const row = this.#store.get(id)
-    return row && this.#detail(row)
+    return row && this.#detail(row, SYSTEM_SCOPE)
   }
 
   attachment(principal: Principal, caseId: number, attachmentId: number, client?: string): { contentType: string; data: Buffer; sha256: string | null } {
-    const row = this.#row(scopeOf(principal), caseId)
+    const scope = scopeOf(principal)
+    const row = this.#row(scope, caseId)
     const a = this.#store.attachment(caseId, attachmentId)
-    if (!a) throw new NotFoundError('attachment', attachmentId)
+    // a picture or footage of a camera the caller may not see (内保外用) does not exist for them
+    if (!a || (a.camera_id !== null && this.#store.hiddenCameras(scope, caseId).has(a.camera_id))) throw new NotFoundError('attachment', attachmentId)
     this.#audit.record({ actor: principal, action: 'case.attachment_export', target: { type: 'case', id: caseId }, unitPath: row.unit_path, client, detail: { number: row.number, attachmentId, kind: a.kind, sha256: a.sha256 } })
     if (a.kind === 'footage' || !a.data) return { contentType: 'application/json', data: Buffer.from(a.ref ?? '{}'), sha256: null }
     return { contentType: a.content_type ?? 'application/octet-stream', data: a.data, sha256: a.sha256 }
@@ -223,7 +233,7 @@ export class CasesService {
       throw new UnprocessableError(`unit ${unitId} not found`, [{ field: 'body.unitId', message: 'no such unit in your scope' }])
     }
     const row = inTransaction(this.#db, () => {
-      if (input.assigneeId) this.#assertAssignable(input.assigneeId, unit.path, 'body.assigneeId')
+      if (input.assigneeId) this.#assertAssignable(scope, input.assigneeId, unit.path, 'body.assigneeId')
       const row = this.openInTransaction({
         kind: input.kind,
         priority: input.priority ?? 'normal',
@@ -242,7 +252,7 @@ export class CasesService {
       return row
     })
     this.afterOpen(row, input.snapshot && cameras[0] ? cameras[0].id : null)
-    return this.#detail(this.#store.get(row.id)!)
+    return this.#detail(this.#store.get(row.id)!, scope)
   }
 
   // --- workflow ---------------------------------------------------------------------------------
@@ -265,7 +275,7 @@ export class CasesService {
       if (to === 'closed') fields.closed_at = now
       if (to === 'archived') fields.archived_at = now
       if (options.assigneeId !== undefined) {
-        this.#assertAssignable(options.assigneeId, row.unit_path, 'body.assigneeId')
+        this.#assertAssignable(scopeOf(actor), options.assigneeId, row.unit_path, 'body.assigneeId')
         fields.assignee_id = options.assigneeId
       }
       this.#store.update(id, fields)
@@ -276,12 +286,13 @@ export class CasesService {
       return after
     })
     this.#bus.emit('case.transition', { caseId: id, from, to, unitId: row.unit_id })
-    return this.#detail(row)
+    return this.#detail(row, scopeOf(actor))
   }
 
   escalate(actor: Principal, id: number, reason: string, client?: string): CaseDetail {
     const { row, fromUnitId } = inTransaction(this.#db, () => {
       const row = this.#row(scopeOf(actor), id)
+      if (row.state === 'closed' || row.state === 'archived') throw new CaseClosedError(`case ${row.number} is ${row.state}; only an open case can be escalated`, [], { state: row.state, allowed: [] })
       this.#assertWritable(row)
       const unit = this.#org.getUnscoped(row.unit_id)!
       if (unit.parentId === null) throw new ConflictError(`case ${row.number} is already at the street (${unit.code}); it cannot go higher`, [], { allowed: [] })
@@ -295,7 +306,7 @@ export class CasesService {
       return { row: after, fromUnitId: unit.id }
     })
     this.#bus.emit('case.escalated', { caseId: id, fromUnitId, toUnitId: row.unit_id })
-    return this.#detail(row)
+    return this.#detail(row, scopeOf(actor))
   }
 
   update(actor: Principal, id: number, changes: { assigneeId?: number | null; priority?: Priority; title?: string; description?: string | null }, client?: string): CaseDetail {
@@ -305,7 +316,7 @@ export class CasesService {
       const fields: Record<string, unknown> = {}
       const who = actorOf(actor)
       if (changes.assigneeId !== undefined && changes.assigneeId !== row.assignee_id) {
-        if (changes.assigneeId !== null) this.#assertAssignable(changes.assigneeId, row.unit_path, 'body.assigneeId')
+        if (changes.assigneeId !== null) this.#assertAssignable(scopeOf(actor), changes.assigneeId, row.unit_path, 'body.assigneeId')
         fields.assignee_id = changes.assigneeId
         this.#store.appendTimeline(id, who, 'assignment', { from: row.assignee_id, to: changes.assigneeId })
         this.#audit.record({ actor, action: 'case.assign', target: { type: 'case', id }, unitPath: row.unit_path, client, detail: { number: row.number, from: row.assignee_id, to: changes.assigneeId } })
@@ -335,7 +346,7 @@ export class CasesService {
       this.#stream.publish('case.updated', after.unit_path, { case: this.#summary(after), change: 'edit', fields: Object.keys(fields) })
       return after
     })
-    return this.#detail(row)
+    return this.#detail(row, scopeOf(actor))
   }
 
   comment(actor: Principal, id: number, text: string): CaseDetail {
@@ -348,7 +359,7 @@ export class CasesService {
       this.#stream.publish('case.updated', after.unit_path, { case: this.#summary(after), change: 'comment' })
       return after
     })
-    return this.#detail(row)
+    return this.#detail(row, scopeOf(actor))
   }
 
   /** Announces newly overdue cases, once each. Returns how many. */
@@ -388,26 +399,62 @@ export class CasesService {
     if (row.state === 'archived') throw new ConflictError(`case ${row.number} is archived and read-only`, [], { allowed: [] })
   }
 
-  /** The assignee must be an enabled user who can see the case: their unit is the case's unit or above it. */
-  #assertAssignable(userId: number, casePath: string, field: string): void {
+  /**
+   * The assignee must be an enabled user who can see the case: their unit is the case's unit or
+   * above it. A user the caller may not see (outside the caller's subtree) who cannot be assigned
+   * is "not found", exactly like an id that does not exist: the answer names no one and does not
+   * tell which ids exist elsewhere.
+   */
+  #assertAssignable(callerScope: Scope, userId: number, casePath: string, field: string): void {
+    const notFound = () => new UnprocessableError(`user ${userId} not found`, [{ field, message: 'no such user' }])
     let u: PublicUser | undefined
     try {
       u = this.#auth.get(SYSTEM_SCOPE, userId)
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err
     }
-    if (!u || u.disabled) throw new UnprocessableError(`user ${userId} not found`, [{ field, message: 'no such user' }])
+    if (!u || u.disabled) throw notFound()
     const path = u.unitId === null ? '/' : this.#org.getUnscoped(u.unitId)?.path
-    if (path === undefined || !casePath.startsWith(path)) throw new UnprocessableError(`user ${u.username} cannot see this case`, [{ field, message: 'the user must belong to the case unit or a unit above it' }])
+    if (path !== undefined && casePath.startsWith(path)) return
+    try {
+      this.#auth.get(callerScope, userId)
+    } catch (err) {
+      if (err instanceof NotFoundError) throw notFound()
+      throw err
+    }
+    throw new UnprocessableError(`user ${u.username} cannot see this case`, [{ field, message: 'the user must belong to the case unit or a unit above it' }])
   }
 
+  /**
+   * What the push stream says about a case. It goes to everyone who sees the case's unit, so a site
+   * camera that is not shared upward is not named (the case itself is still theirs to handle).
+   */
   #summary(r: CaseRow): Record<string, unknown> {
-    return { id: r.id, number: r.number, kind: r.kind, priority: r.priority, state: r.state, title: r.title, unitId: r.unit_id, cameraId: r.camera_id, occurrences: r.occurrences, lastSeenAt: r.last_seen_at, assigneeId: r.assignee_id }
+    const cameraId = r.camera_id !== null && this.#store.isSitePrivateCamera(r.camera_id) ? null : r.camera_id
+    return { id: r.id, number: r.number, kind: r.kind, priority: r.priority, state: r.state, title: r.title, unitId: r.unit_id, cameraId, occurrences: r.occurrences, lastSeenAt: r.last_seen_at, assigneeId: r.assignee_id }
   }
 
-  #detail(row: CaseRow): CaseDetail {
+  /**
+   * A case as `scope` sees it. A case on a camera the caller may not see (a site camera not shared
+   * upward, seen from a patrol or research role above the site) is still shown — its unit handles
+   * it — but without what comes from the camera: its name in `cameras`, its snapshots and footage
+   * (attachments and their timeline entries) and the camera's alarms.
+   */
+  #detail(row: CaseRow, scope: Scope): CaseDetail {
     const now = new Date().toISOString()
-    return { ...toView(row, this.#store.cameras(row.id), now), timeline: this.#store.timeline(row.id), attachments: this.#store.attachments(row.id), alarmIds: this.#store.alarmIds(row.id) }
+    const hidden = this.#store.hiddenCameras(scope, row.id)
+    const names = (detail: Record<string, unknown>) => typeof detail.cameraId === 'number' && hidden.has(detail.cameraId)
+    return {
+      ...toView(row, this.#store.cameras(row.id).filter((c) => !hidden.has(c.id)), now),
+      timeline: this.#store.timeline(row.id).map((e) => (names(e.detail) ? { ...e, detail: { cameraHidden: true } } : e)),
+      attachments: this.#store.attachments(row.id).filter((a) => a.cameraId === null || !hidden.has(a.cameraId)),
+      alarmIds: this.#store.alarmIds(row.id, hidden),
+    }
+  }
+
+  /** A site camera not shared upward (内保外用): cases opened on it are not titled with its name. */
+  isSitePrivateCamera(cameraId: number): boolean {
+    return this.#store.isSitePrivateCamera(cameraId)
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Db } from '../../core/db.js'
-import { subtreeRange, type Scope } from '../../core/scope.js'
+import { cameraVisibilityParams, cameraVisibleSql, subtreeRange, type Scope } from '../../core/scope.js'
 import { TRANSITIONS, UNRESOLVED_STATES, type AlarmKind, type AttachmentView, type CaseState, type CaseView, type Priority, type TimelineEntry, type TimelineType } from './model.js'
 
 export interface CaseRow {
@@ -87,6 +87,8 @@ export class CaseStore {
   readonly #cameras
   readonly #mergeable
   readonly #occurrence
+  readonly #hiddenCameras
+  readonly #sitePrivateCamera
   constructor(db: Db) {
     this.#db = db
     this.#get = db.prepare(`${SELECT} WHERE c.id = ?`)
@@ -105,6 +107,29 @@ export class CaseStore {
       `SELECT id, unit_id, occurrences, number FROM cases WHERE camera_id = ? AND kind = ? AND state IN ('registered', 'dispatched', 'in_progress') AND last_seen_at >= ? ORDER BY id DESC LIMIT 1`,
     )
     this.#occurrence = db.prepare('UPDATE cases SET occurrences = occurrences + @n, last_seen_at = max(last_seen_at, @at), updated_at = @now WHERE id = @id')
+    // Every camera the case names (its cameras, its attachments' cameras, the camera it merges on)
+    // that exists and that the scope may not see. A deleted camera is not in the registry to be
+    // private any more; what the case recorded of it stays with the case.
+    this.#hiddenCameras = db
+      .prepare(
+        `SELECT c.id FROM cameras c JOIN units u ON u.id = c.unit_id
+        WHERE c.id IN (SELECT camera_id FROM case_cameras WHERE case_id = @caseId
+          UNION SELECT camera_id FROM case_attachments WHERE case_id = @caseId AND camera_id IS NOT NULL
+          UNION SELECT camera_id FROM cases WHERE id = @caseId AND camera_id IS NOT NULL)
+        AND NOT ${cameraVisibleSql('c', 'u')}`,
+      )
+      .pluck()
+    this.#sitePrivateCamera = db.prepare("SELECT 1 FROM cameras c JOIN units u ON u.id = c.unit_id WHERE c.id = ? AND u.tier = 'site' AND c.shared_upward = 0").pluck()
+  }
+
+  /** Cameras this case names that `scope` may not see (内保外用): their names, pictures and footage are withheld. */
+  hiddenCameras(scope: Scope, caseId: number): Set<number> {
+    return new Set(this.#hiddenCameras.all({ caseId, ...cameraVisibilityParams(scope) }) as number[])
+  }
+
+  /** A site camera not shared upward: only its site and the maintainers above may see it. */
+  isSitePrivateCamera(cameraId: number): boolean {
+    return this.#sitePrivateCamera.get(cameraId) === 1
   }
 
   nextNumber(year: number): string {
@@ -181,8 +206,9 @@ export class CaseStore {
     return this.#cameras.all(caseId) as { id: number; name: string }[]
   }
 
-  alarmIds(caseId: number): number[] {
-    return this.#db.prepare('SELECT id FROM alarms WHERE case_id = ? ORDER BY id LIMIT 1000').pluck().all(caseId) as number[]
+  alarmIds(caseId: number, hidden: Set<number> = new Set()): number[] {
+    const rows = this.#db.prepare('SELECT id, camera_id FROM alarms WHERE case_id = ? ORDER BY id LIMIT 1000').all(caseId) as { id: number; camera_id: number | null }[]
+    return rows.filter((r) => r.camera_id === null || !hidden.has(r.camera_id)).map((r) => r.id)
   }
 
   insertAttachment(a: { caseId: number; kind: 'snapshot' | 'footage'; contentType: string | null; data: Buffer | null; sha256: string | null; ref: Record<string, unknown> | null; cameraId: number | null; takenAt: string }): number {
@@ -206,8 +232,8 @@ export class CaseStore {
     }[]).map((r) => ({ id: r.id, kind: r.kind, contentType: r.content_type, size: r.size, sha256: r.sha256, cameraId: r.camera_id, ref: r.ref ? (JSON.parse(r.ref) as Record<string, unknown>) : null, takenAt: r.taken_at }))
   }
 
-  attachment(caseId: number, id: number): { kind: string; content_type: string | null; data: Buffer | null; sha256: string | null; ref: string | null } | undefined {
-    return this.#db.prepare('SELECT kind, content_type, data, sha256, ref FROM case_attachments WHERE case_id = ? AND id = ?').get(caseId, id) as never
+  attachment(caseId: number, id: number): { kind: string; content_type: string | null; data: Buffer | null; sha256: string | null; ref: string | null; camera_id: number | null } | undefined {
+    return this.#db.prepare('SELECT kind, content_type, data, sha256, ref, camera_id FROM case_attachments WHERE case_id = ? AND id = ?').get(caseId, id) as never
   }
 
   countOpenInUnit(unitId: number): number {

@@ -27,4 +27,13 @@ export const eventsMigrations: Migration[] = [
       ALTER TABLE stream_events ADD COLUMN site_private INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    id: 'events-003',
+    up: `
+      -- The camera an event is about (alarm.new, camera.status): delivery and replay apply the
+      -- registry's visibility of that camera as it is when the event is sent, so sharing a site
+      -- camera upward, or taking the sharing back, holds for its events too.
+      ALTER TABLE stream_events ADD COLUMN camera_id INTEGER;
+    `,
+  },
 ]

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ValidationError } from '../../core/errors.js'
-import { principalOf, type Guard } from '../../core/http/guard.js'
+import { principalOf, type Guard, type SessionWatch } from '../../core/http/guard.js'
 import { scopeOf } from '../../core/scope.js'
 import { problemResponses } from '../../core/http/schemas.js'
 import type { EventStreamService, StreamEvent } from './service.js'
@@ -12,7 +12,7 @@ const streamSchema = {
   summary: 'Server-Sent Events: new alarms, case changes and camera status changes in your subtree; resume with Last-Event-ID',
   description:
     'Each message has `id`, `event` (alarm.new, case.created, case.updated, case.transition, case.escalated, case.overdue, camera.status, export.progress) and JSON `data`. ' +
-    'camera.status follows the registry’s visibility: a site camera not shared upward (内保外用) reaches its site and the admins and technicians above it only. ' +
+    'alarm.new and camera.status follow the registry’s visibility of their camera when sent: a site camera not shared upward (内保外用) reaches its site and the admins and technicians above it only; case events name no such camera. ' +
     'Reconnect with the `Last-Event-ID` header (or `?lastEventId=`) to receive what you missed, then live events. A comment line is sent as a heartbeat.',
   querystring: Type.Object({ lastEventId: Type.Optional(Type.String({ maxLength: 20 })) }, { additionalProperties: false }),
   response: { ...problemResponses },
@@ -21,7 +21,7 @@ const streamSchema = {
 /** Bytes a slow client may have unsent before it is cut off (it resumes with Last-Event-ID). */
 const MAX_BUFFERED = 4 * 1024 * 1024
 
-export function eventRoutes(deps: { stream: EventStreamService; guard: Guard; heartbeatSeconds: number }): FastifyPluginAsync {
+export function eventRoutes(deps: { stream: EventStreamService; guard: Guard; sessionWatch: SessionWatch; heartbeatSeconds: number }): FastifyPluginAsync {
   const { stream, guard } = deps
   return async (app) => {
     const open = new Set<() => void>()
@@ -48,11 +48,13 @@ export function eventRoutes(deps: { stream: EventStreamService; guard: Guard; he
       res.write('retry: 3000\n\n')
       let ended = false
       let unsubscribe: () => void = () => {}
+      let unwatch: () => void = () => {}
       const end = () => {
         if (ended) return
         ended = true
         clearInterval(heartbeat)
         unsubscribe()
+        unwatch()
         open.delete(end)
         res.end()
       }
@@ -79,6 +81,9 @@ export function eventRoutes(deps: { stream: EventStreamService; guard: Guard; he
       const scope = scopeOf(principal)
       unsubscribe = stream.subscribe({ unitPath: scope.unitPath, seesPrivateSiteCameras: scope.seesPrivateSiteCameras, send }, afterId).unsubscribe
       if (ended) unsubscribe()
+      // the stream lives only as long as the session that opened it, with the authority it had
+      unwatch = deps.sessionWatch(request, end)
+      if (ended) unwatch()
       open.add(end)
       request.raw.on('close', end)
       res.on('error', end)

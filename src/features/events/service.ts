@@ -29,6 +29,11 @@ interface Row {
   unit_path: string
   payload: string
   site_private: 0 | 1
+  camera_id: number | null
+  /** the named camera's unit path now; null when the event names no camera or it is gone */
+  cam_path: string | null
+  /** the named camera is a site camera not shared upward, now */
+  cam_private: 0 | 1 | null
 }
 
 const toEvent = (r: Row): StreamEvent => ({ id: r.id, at: r.at, type: r.type, unitPath: r.unit_path, payload: JSON.parse(r.payload) as unknown })
@@ -49,6 +54,12 @@ export interface StreamSubscriber {
 export interface PublishOptions {
   /** 内保外用: the event concerns a site camera not shared upward (see StreamSubscriber) */
   sitePrivate?: boolean
+  /**
+   * The camera the event is about (an alarm of it, its status): the event then reaches exactly who
+   * may read that camera in the registry at delivery time (replay included), whatever its sharing
+   * was when the event was written. `sitePrivate` is the fallback once the camera is deleted.
+   */
+  cameraId?: number
 }
 
 /** The typed publisher other features use; must be called inside the transaction of the change. */
@@ -56,11 +67,23 @@ export interface StreamPublisher {
   publish<K extends keyof StreamEventTypes>(type: K, unitPath: string, payload: StreamEventTypes[K], options?: PublishOptions): number
 }
 
-/** Whether a subscriber gets an event: under its unit, and a site-private one only if its scope allows. */
-function deliverable(r: Pick<Row, 'unit_path' | 'site_private'>, sub: Pick<StreamSubscriber, 'unitPath' | 'seesPrivateSiteCameras'>): boolean {
+/**
+ * Whether a subscriber gets an event: under its unit, and one about a camera only if the registry
+ * would show the subscriber that camera (its unit in the subtree; a site camera not shared upward
+ * only to its own site and to maintainers above it).
+ */
+function deliverable(r: Pick<Row, 'unit_path' | 'site_private' | 'cam_path' | 'cam_private'>, sub: Pick<StreamSubscriber, 'unitPath' | 'seesPrivateSiteCameras'>): boolean {
   if (!r.unit_path.startsWith(sub.unitPath)) return false
+  if (r.cam_path !== null) {
+    if (!r.cam_path.startsWith(sub.unitPath)) return false
+    return r.cam_private === 0 || sub.seesPrivateSiteCameras === true || r.cam_path === sub.unitPath
+  }
   return r.site_private === 0 || sub.seesPrivateSiteCameras === true || r.unit_path === sub.unitPath
 }
+
+/** Stream events with the current visibility of the camera they name (registry tables, read only). */
+const SELECT_EVENTS = `SELECT e.*, cu.path AS cam_path, (cu.tier = 'site' AND c.shared_upward = 0) AS cam_private
+  FROM stream_events e LEFT JOIN cameras c ON c.id = e.camera_id LEFT JOIN units cu ON cu.id = c.unit_id`
 
 /**
  * The scoped live event stream. `publish` appends to stream_events inside the caller's transaction;
@@ -80,17 +103,15 @@ export class EventStreamService implements StreamPublisher {
 
   constructor(db: Db) {
     this.#db = db
-    this.#insert = db.prepare('INSERT INTO stream_events (at, type, unit_path, payload, site_private) VALUES (?, ?, ?, ?, ?)')
-    this.#tailStmt = db.prepare('SELECT * FROM stream_events WHERE id > ? ORDER BY id LIMIT 5000')
-    this.#replayStmt = db.prepare(
-      'SELECT * FROM stream_events WHERE id > @after AND unit_path >= @lo AND unit_path < @hi AND (site_private = 0 OR @seesPrivate = 1 OR unit_path = @own) ORDER BY id LIMIT @limit',
-    )
+    this.#insert = db.prepare('INSERT INTO stream_events (at, type, unit_path, payload, site_private, camera_id) VALUES (?, ?, ?, ?, ?, ?)')
+    this.#tailStmt = db.prepare(`${SELECT_EVENTS} WHERE e.id > ? ORDER BY e.id LIMIT 5000`)
+    this.#replayStmt = db.prepare(`${SELECT_EVENTS} WHERE e.id > @after AND e.unit_path >= @lo AND e.unit_path < @hi ORDER BY e.id LIMIT @limit`)
     this.#maxIdStmt = db.prepare('SELECT coalesce(max(id), 0) FROM stream_events').pluck()
     this.#cursor = this.#maxIdStmt.get() as number
   }
 
   publish<K extends keyof StreamEventTypes>(type: K, unitPath: string, payload: StreamEventTypes[K], options: PublishOptions = {}): number {
-    const id = Number(this.#insert.run(new Date().toISOString(), type, unitPath, JSON.stringify(payload), options.sitePrivate ? 1 : 0).lastInsertRowid)
+    const id = Number(this.#insert.run(new Date().toISOString(), type, unitPath, JSON.stringify(payload), options.sitePrivate ? 1 : 0, options.cameraId ?? null).lastInsertRowid)
     this.#schedule()
     return id
   }
@@ -108,9 +129,9 @@ export class EventStreamService implements StreamPublisher {
     if (afterId !== null) {
       const { lo, hi } = subtreeRange(sub.unitPath)
       for (;;) {
-        const rows = this.#replayStmt.all({ after: subscriber.lastId, lo, hi, seesPrivate: sub.seesPrivateSiteCameras ? 1 : 0, own: sub.unitPath, limit: 1000 }) as Row[]
+        const rows = this.#replayStmt.all({ after: subscriber.lastId, lo, hi, limit: 1000 }) as Row[]
         for (const r of rows) {
-          sub.send(toEvent(r))
+          if (deliverable(r, sub)) sub.send(toEvent(r))
           subscriber.lastId = r.id
         }
         if (rows.length < 1000) break

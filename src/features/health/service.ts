@@ -569,7 +569,7 @@ export class HealthService {
     if (!this.#stream) return
     const unit = this.#org.getUnscoped(camera.unitId)
     if (!unit) return
-    this.#stream.publish('camera.status', unit.path, { camera: { id: camera.id, unitId: camera.unitId, status, previous, reasons, since: at } }, { sitePrivate: unit.tier === 'site' && !camera.sharedUpward })
+    this.#stream.publish('camera.status', unit.path, { camera: { id: camera.id, unitId: camera.unitId, status, previous, reasons, since: at } }, { sitePrivate: unit.tier === 'site' && !camera.sharedUpward, cameraId: camera.id })
   }
 
   // --- reading ---------------------------------------------------------------------------------

@@ -1,14 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { ValidationError } from '../../core/errors.js'
-import { principalOf, type Guard } from '../../core/http/guard.js'
+import { principalOf, type Guard, type SessionWatch } from '../../core/http/guard.js'
 import type { MediaService } from './service.js'
 import { imageTypeOf } from '../../lib/net/index.js'
 import { listStreamsSchema, pinSchema, snapshotSchema, whepDeleteSchema, whepOfferSchema, whepPatchSchema } from './schemas.js'
 
 const WATCH_ROLES = ['patrol', 'admin', 'technician', 'researcher'] as const
 
-export function mediaRoutes(deps: { media: MediaService; guard: Guard }): FastifyPluginAsync {
+export function mediaRoutes(deps: { media: MediaService; guard: Guard; sessionWatch: SessionWatch }): FastifyPluginAsync {
   const { media, guard } = deps
   return async (app) => {
     // WHEP bodies are SDP text; anything else is a 415 from Fastify.
@@ -19,7 +19,9 @@ export function mediaRoutes(deps: { media: MediaService; guard: Guard }): Fastif
     r.post('/cameras/:id/whep', { schema: whepOfferSchema, preHandler: guard(...WATCH_ROLES) }, async (request, reply) => {
       const offer = request.body
       if (typeof offer !== 'string' || offer.trim() === '') throw ValidationError.field('body', 'send the SDP offer with Content-Type: application/sdp')
-      const result = await media.startWhep(principalOf(request), request.params.id, request.query.stream ?? 'main', offer, request.ip)
+      // the session lives only as long as the sign-in that opened it, with the authority it had
+      const watch = (end: (reason: string) => void) => deps.sessionWatch(request, end)
+      const result = await media.startWhep(principalOf(request), request.params.id, request.query.stream ?? 'main', offer, request.ip, watch)
       return reply
         .status(201)
         .header('location', `/api/whep/sessions/${result.sessionId}`)
@@ -56,6 +58,6 @@ export function mediaRoutes(deps: { media: MediaService; guard: Guard }): Fastif
       return reply.status(204).send(null)
     })
 
-    r.get('/live/streams', { schema: listStreamsSchema, preHandler: guard('admin') }, async () => ({ items: media.streams(), sessions: media.sessionCount() }))
+    r.get('/live/streams', { schema: listStreamsSchema, preHandler: guard('admin') }, async (request) => media.streamsFor(principalOf(request)))
   }
 }

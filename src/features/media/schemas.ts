@@ -68,6 +68,6 @@ export const LiveStreamSchema = Type.Object({
 
 export const listStreamsSchema = {
   tags,
-  summary: 'Live upstreams held by the gateway (maintainers)',
+  summary: 'Live upstreams held by the gateway for the cameras you can see, and their WHEP session count (admins)',
   response: { 200: Type.Object({ items: Type.Array(LiveStreamSchema), sessions: Type.Integer() }), ...problemResponses },
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Registry } from 'prom-client'
 import type { GatewayConfig } from '../../core/config.js'
 import type { EventBus } from '../../core/events.js'
-import { ConflictError, NotFoundError, UnprocessableError, UpstreamError, ValidationError } from '../../core/errors.js'
+import { ConflictError, NotFoundError, TooManyRequestsError, UnprocessableError, UpstreamError, ValidationError } from '../../core/errors.js'
 import { scopeOf, SYSTEM_SCOPE, type Principal } from '../../core/scope.js'
 import { defaultFontFile, runToBuffer, snapshotFromAnnexBArgs } from '../../lib/ffmpeg/index.js'
 import { joinAnnexB } from '../../lib/h264/index.js'
@@ -23,6 +23,25 @@ import { Viewer } from './viewer.js'
 
 export type StreamName = 'main' | 'sub'
 export type MediaSettings = GatewayConfig['media']
+
+/** 429 `whep_sessions_per_user`: the user already holds media.maxSessionsPerUser WHEP sessions. */
+export class WhepSessionLimitError extends TooManyRequestsError {
+  override readonly code: string = 'whep_sessions_per_user'
+}
+
+/** `a=fingerprint:<hash function> <hex pairs>` (RFC 8122). */
+const FINGERPRINT = /^a=fingerprint:(sha-1|sha-224|sha-256|sha-384|sha-512) [0-9A-F]{2}(:[0-9A-F]{2})+\s*$/im
+
+/**
+ * Every video section of the offer has a DTLS fingerprint (its own or the session's): without one
+ * the DTLS handshake is tied to nothing the offerer said, and anyone on the path could answer it.
+ */
+export function offerHasFingerprint(sdp: string): boolean {
+  const [session = '', ...media] = sdp.split(/\r?\n(?=m=)/)
+  if (FINGERPRINT.test(session)) return true
+  const video = media.filter((m) => m.startsWith('m=video'))
+  return video.length > 0 && video.every((m) => FINGERPRINT.test(m))
+}
 
 /** How long a camera whose UDP media did not arrive is played over TCP before UDP is tried again. */
 const UDP_BLOCKED_MEMORY_MS = 10 * 60_000
@@ -47,6 +66,8 @@ interface SessionRecord {
   mode: VideoMode
   client: string | null
   unitPath: string
+  /** stops watching the sign-in behind the session */
+  unwatch: () => void
 }
 
 /**
@@ -62,6 +83,8 @@ export class MediaService {
   readonly #log: Logger
   readonly #streams = new Map<string, LiveStream>()
   readonly #sessions = new Map<string, SessionRecord>()
+  /** WHEP offers of each user being answered now: they count against the per-user limit too */
+  readonly #starting = new Map<number, number>()
   readonly #metrics: MediaMetrics
   readonly #streamSettings: LiveStreamSettings
   readonly #fontFile: string | undefined
@@ -142,22 +165,38 @@ export class MediaService {
 
   // --- WHEP -------------------------------------------------------------------------------------
 
-  async startWhep(principal: Principal, cameraId: number, requested: StreamName, offerSdp: string, client: string | null): Promise<WhepResult> {
+  /**
+   * `watch` ties the session to the caller's sign-in: the session is closed when the watch ends it
+   * (logout, expiry, the user disabled, moved or given other roles).
+   */
+  async startWhep(principal: Principal, cameraId: number, requested: StreamName, offerSdp: string, client: string | null, watch?: (end: (reason: string) => void) => () => void): Promise<WhepResult> {
     if (this.#closed) throw new UpstreamError('shutting down')
     const { camera, credentials } = this.#registry.getForUse(scopeOf(principal), cameraId)
+    // before the general checks, which accept any a=fingerprint line, even an empty one
+    if (offerSdp.trim().startsWith('v=0') && !offerHasFingerprint(offerSdp)) {
+      throw ValidationError.field('body.fingerprint', 'the SDP offer has no valid DTLS fingerprint (a=fingerprint:<hash function> <hex>) for its video')
+    }
     try {
       validateOffer(offerSdp)
     } catch (err) {
       throw ValidationError.field('body', (err as Error).message)
     }
+    const limit = this.#settings.maxSessionsPerUser
+    const held = this.#sessionsOf(principal.userId) + (this.#starting.get(principal.userId) ?? 0)
+    if (held >= limit) throw new WhepSessionLimitError(`you already hold ${held} live video sessions (at most ${limit}); close one first`, 5)
     const requestedAt = Date.now()
     const plan = this.#plan(camera, credentials, requested, offerSdp)
     let peer: WebRtcSendPeer
+    this.#starting.set(principal.userId, (this.#starting.get(principal.userId) ?? 0) + 1)
     try {
       peer = await WebRtcSendPeer.answer({ offerSdp, video: plan.video, ice: this.iceOptions })
     } catch (err) {
       if (err instanceof OfferError) throw ValidationError.field('body', err.message)
       throw err
+    } finally {
+      const n = (this.#starting.get(principal.userId) ?? 1) - 1
+      if (n > 0) this.#starting.set(principal.userId, n)
+      else this.#starting.delete(principal.userId)
     }
     if (this.#closed) {
       await peer.close()
@@ -165,7 +204,7 @@ export class MediaService {
     }
     const sessionId = randomUUID()
     const unitPath = this.#unitPath(camera.unitId)
-    const record: SessionRecord = { viewer: undefined as unknown as Viewer, principal, cameraId, stream: plan.stream, mode: plan.mode, client, unitPath }
+    const record: SessionRecord = { viewer: undefined as unknown as Viewer, principal, cameraId, stream: plan.stream, mode: plan.mode, client, unitPath, unwatch: () => {} }
     const viewer = new Viewer({
       id: sessionId,
       peer,
@@ -178,6 +217,7 @@ export class MediaService {
     })
     record.viewer = viewer
     this.#sessions.set(sessionId, record)
+    if (watch) record.unwatch = watch((reason) => void viewer.close(reason))
     this.#metrics.sessions.inc({ camera: String(cameraId), stream: plan.stream, mode: plan.mode })
     this.#audit.record({
       actor: principal,
@@ -211,6 +251,37 @@ export class MediaService {
 
   sessionCount(): number {
     return this.#sessions.size
+  }
+
+  #sessionsOf(userId: number): number {
+    let n = 0
+    for (const r of this.#sessions.values()) if (r.principal.userId === userId) n++
+    return n
+  }
+
+  /**
+   * The live streams and WHEP sessions of the cameras the caller may read in the registry (subtree,
+   * 内保外用): the status endpoint names no camera the caller could not open.
+   */
+  streamsFor(principal: Principal): { items: ReturnType<MediaService['streams']>; sessions: number } {
+    const scope = scopeOf(principal)
+    const seen = new Map<number, boolean>()
+    const sees = (cameraId: number) => {
+      let ok = seen.get(cameraId)
+      if (ok === undefined) {
+        try {
+          this.#registry.getForUse(scope, cameraId)
+          ok = true
+        } catch {
+          ok = false
+        }
+        seen.set(cameraId, ok)
+      }
+      return ok
+    }
+    let sessions = 0
+    for (const r of this.#sessions.values()) if (sees(r.cameraId)) sessions++
+    return { items: this.streams().filter((s) => sees(s.cameraId)), sessions }
   }
 
   /** Live streams, for the status endpoint and tests. */
@@ -334,6 +405,7 @@ export class MediaService {
     const rec = this.#sessions.get(sessionId)
     if (!rec) return
     this.#sessions.delete(sessionId)
+    rec.unwatch()
     const durationSeconds = Math.round((Date.now() - rec.viewer.startedAt) / 100) / 10
     try {
       this.#audit.record({

@@ -29,6 +29,7 @@ export class OrgService {
   readonly #store: UnitStore
   readonly #audit: AuditLog
   readonly #usages: UnitUsage[] = []
+  readonly #movedListeners: (() => void)[] = []
 
   constructor(db: Db, audit: AuditLog) {
     this.#db = db
@@ -38,6 +39,11 @@ export class OrgService {
 
   registerUsage(usage: UnitUsage): void {
     this.#usages.push(usage)
+  }
+
+  /** Called after a unit moved (its subtree's paths changed, and with them the scope of its users). */
+  onMoved(listener: () => void): void {
+    this.#movedListeners.push(listener)
   }
 
   get(scope: Scope, id: number): Unit {
@@ -93,7 +99,8 @@ export class OrgService {
 
   update(actor: Principal, id: number, changes: UnitChanges, client?: string): Unit {
     const scope = scopeOf(actor)
-    return inTransaction(this.#db, () => {
+    let moved = false
+    const result = inTransaction(this.#db, () => {
       const unit = this.get(scope, id)
       if (changes.code !== undefined && changes.code.toLowerCase() !== unit.code.toLowerCase()) this.#assertCodeFree(changes.code)
       const { parentId, ...fields } = changes
@@ -106,11 +113,14 @@ export class OrgService {
         if (!parent) throw new NotFoundError('unit', parentId)
         if (parent.tier !== expected) throw ValidationError.field('body.parentId', `a ${unit.tier} must sit under a ${expected}, not a ${parent.tier}`)
         this.#store.move(unit, parent)
+        moved = true
       }
       const after = this.#store.getUnscoped(id)!
       this.#audit.record({ actor, action: parentId !== undefined && parentId !== unit.parentId ? 'unit.move' : 'unit.update', target: { type: 'unit', id }, unitPath: after.path, client, detail: { changes, fromPath: unit.path, toPath: after.path } })
       return after
     })
+    if (moved) for (const listener of this.#movedListeners) listener()
+    return result
   }
 
   delete(actor: Principal, id: number, client?: string): void {

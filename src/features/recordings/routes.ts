@@ -76,18 +76,20 @@ export function recordingRoutes(deps: { recordings: RecordingService; exports: E
       void recordings.guard()
       return recordings.retentionRules()
     })
-    r.get('/recordings/status', { schema: S.statusSchema, preHandler: guard('admin', 'technician') }, async () => ({
+    r.get('/recordings/status', { schema: S.statusSchema, preHandler: guard('admin', 'technician') }, async (req) => ({
       storageFull: recordings.storageFull,
       usedBytes: recordings.store.totalBytes(),
       counters: recordings.counters,
-      recorders: recordings.recorderStates(),
+      recorders: recordings.recorderStates(principalOf(req)),
     }))
 
     // --- exports ---------------------------------------------------------------------------------------
     r.get('/exports/public-key', { schema: S.publicKeySchema }, async (_req, reply) =>
       reply.header('content-type', 'application/x-pem-file').header('x-key-fingerprint-sha256', exports.fingerprint).send(exports.publicKeyPem),
     )
-    r.post('/exports', { schema: S.createExportSchema, preHandler: guard('admin', 'researcher', 'patrol') }, async (req, reply) => reply.status(202).send(exports.create(principalOf(req), req.body, req.ip)))
+    // Evidence is pulled by researchers (视侦), for a case and with a reason, or by admins; patrol
+    // staff watch live and open cases, they do not take footage away (the web app never offered it)
+    r.post('/exports', { schema: S.createExportSchema, preHandler: guard('admin', 'researcher') }, async (req, reply) => reply.status(202).send(exports.create(principalOf(req), req.body, req.ip)))
     r.get('/exports/:id', { schema: S.getExportSchema, preHandler: guard() }, async (req) => exports.get(principalOf(req), req.params.id))
     r.get('/exports/:id/download', { schema: S.downloadExportSchema, preHandler: guard() }, async (req, reply) => {
       const f = await exports.file(principalOf(req), req.params.id, req.ip)

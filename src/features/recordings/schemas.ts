@@ -59,7 +59,7 @@ const ExportId = Type.Object({ id: Type.String({ format: 'uuid' }) }, { addition
 
 export const createExportSchema = {
   tags: exportTags,
-  summary: 'Starts an evidence export job (researchers must give caseId and reason)',
+  summary: 'Starts an evidence export job (researchers, who must give caseId and reason, and admins; not patrol)',
   body: Type.Object(
     {
       cameraIds: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 16 }),

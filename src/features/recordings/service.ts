@@ -199,8 +199,32 @@ export class RecordingService {
   }
 
   /** Recorders running now (status endpoint). */
-  recorderStates(): { cameraId: number; state: string; frames: number; bytes: number; sessions: number }[] {
-    return [...this.#recorders.entries()].map(([cameraId, r]) => ({ cameraId, state: r.state, frames: r.counters.frames, bytes: r.counters.bytes, sessions: r.counters.sessions }))
+  /**
+   * Whether the caller may read a camera in the registry (its subtree, 内保外用), remembered per id
+   * for one list. A camera deleted since is not shown.
+   */
+  visibleCameraFilter(principal: Principal): (cameraId: number) => boolean {
+    const scope = scopeOf(principal)
+    const seen = new Map<number, boolean>()
+    return (cameraId) => {
+      let ok = seen.get(cameraId)
+      if (ok === undefined) {
+        try {
+          this.#registry.getForUse(scope, cameraId)
+          ok = true
+        } catch {
+          ok = false
+        }
+        seen.set(cameraId, ok)
+      }
+      return ok
+    }
+  }
+
+  /** Recorders of the cameras the caller may see. */
+  recorderStates(principal: Principal): { cameraId: number; state: string; frames: number; bytes: number; sessions: number }[] {
+    const sees = this.visibleCameraFilter(principal)
+    return [...this.#recorders.entries()].filter(([cameraId]) => sees(cameraId)).map(([cameraId, r]) => ({ cameraId, state: r.state, frames: r.counters.frames, bytes: r.counters.bytes, sessions: r.counters.sessions }))
   }
 
   recorder(cameraId: number): CameraRecorder | undefined {
@@ -543,9 +567,10 @@ export class RecordingService {
 
   locks(principal: Principal, cameraId?: number): { id: number; cameraId: number; from: string; to: string; caseId: number | null; exportId: string | null; reason: string; createdBy: string; createdAt: string }[] {
     const { lo, hi } = subtreeRange(principal.unitPath)
+    const sees = this.visibleCameraFilter(principal)
     return this.store
       .activeLocks()
-      .filter((l) => l.unit_path >= lo && l.unit_path < hi && (cameraId === undefined || l.camera_id === cameraId))
+      .filter((l) => l.unit_path >= lo && l.unit_path < hi && (cameraId === undefined || l.camera_id === cameraId) && sees(l.camera_id))
       .map((l) => ({ id: l.id, cameraId: l.camera_id, from: iso(l.from_ms), to: iso(l.to_ms), caseId: l.case_id, exportId: l.export_id, reason: l.reason, createdBy: l.created_by, createdAt: l.created_at }))
   }
 

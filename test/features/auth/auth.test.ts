@@ -239,6 +239,25 @@ t.test('admins cannot lock themselves out', async (t) => {
   t.equal((await streetAdmin.get('/api/auth/me')).statusCode, 200, 'still signed in')
 })
 
+t.test('nobody changes their own roles: a unit admin cannot grant itself more', async (t) => {
+  for (const name of ['community.admin', 'admin']) {
+    const api = gw.as(await gw.login(name))
+    const me = (await api.get('/api/auth/me')).json.user
+    for (const roles of [[...me.roles, 'technician', 'researcher'], ['admin', 'patrol']]) {
+      const res = await api.patch(`/api/users/${me.id}`, { roles })
+      t.equal(res.statusCode, 409, `${name}: ${roles.join('+')}`)
+      t.equal(res.json.code, 'own_roles', 'a stable code')
+      t.same(res.json.errors.map((e: any) => e.field), ['body.roles'])
+    }
+    t.same((await api.get('/api/auth/me')).json.user.roles, me.roles, 'roles unchanged')
+    t.equal((await api.patch(`/api/users/${me.id}`, { roles: me.roles, displayName: `${name} 本人` })).statusCode, 200, 'restating the same roles is no change')
+  }
+  const other = (await gw.as(await gw.login('admin')).get('/api/users')).json.items.find((u: any) => u.username === 'community.patrol')
+  const res = await gw.as(await gw.login('community.admin')).patch(`/api/users/${other.id}`, { roles: ['patrol', 'researcher'] })
+  t.equal(res.statusCode, 200, 'an admin still changes other users’ roles')
+  t.same(res.json.roles, ['patrol', 'researcher'])
+})
+
 t.test('changing roles or the password of a user ends their sessions', async (t) => {
   const id = await newUser('role.change', 'JD01-SQ01', ['technician'])
   const token = await gw.login('role.change')

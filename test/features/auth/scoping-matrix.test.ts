@@ -3,13 +3,17 @@
  * audit) × each action (list, read, update, delete), against objects inside and outside the user's
  * subtree. Inside, the role decides (200/204, or 403 for a role that may only read); outside it is
  * always 404, never 403, and lists never hold an outside object. Then the 内保外用 rule for site
- * cameras, user by user.
+ * cameras, user by user, and for everything that names such a camera: cases (their cameras,
+ * snapshots, footage, alarms), the alarm list, alarm.new over a real SSE connection, evidence locks,
+ * exports, live streams, recorders and health problems.
  */
 import t from 'tap'
 import { ROLES, TIERS, type Role, type Tier } from '../../../src/core/scope.js'
 import { DEMO_USERS_TIER_NAMES } from '../../../src/features/demo/seed.js'
 import { makeCamera, makeChildUnit, SYSTEM, unit } from '../../support/fixtures.js'
 import { DEMO_PASSWORD, startTestGateway, type Injector } from '../../support/gateway.js'
+import { cellMotion, fakeSnapshots } from '../alarms/support.js'
+import { openStream, type SseClient } from '../events/support.js'
 
 const gw = await startTestGateway(t)
 const { org, auth, audit, db } = gw.services
@@ -50,9 +54,12 @@ const createRowOf = (cameraId: number) =>
   (db.prepare("SELECT id FROM audit_log WHERE action = 'camera.create' AND target_id = ?").get(String(cameraId)) as { id: number }).id
 
 const tokens = new Map<string, Injector>()
+// the bearer tokens themselves, for real connections (logins are rate-limited per address)
+const bearers = new Map<string, string>()
 for (const tier of TIERS) for (const role of ROLES) {
   const name = `${DEMO_USERS_TIER_NAMES[tier]}.${role}`
-  tokens.set(name, gw.as(await gw.login(name)))
+  bearers.set(name, await gw.login(name))
+  tokens.set(name, gw.as(bearers.get(name)!))
 }
 
 type Resource = 'units' | 'cameras' | 'users' | 'audit'
@@ -269,6 +276,136 @@ t.test('内保外用: site cameras and who sees them', async (t) => {
     const share = await tokens.get('site.technician')!.patch(`/api/cameras/${privateCam.id}`, { sharedUpward: true })
     t.equal(share.statusCode, 200, 'the site shares its camera')
     t.equal((await tokens.get('street.patrol')!.get(`/api/cameras/${privateCam.id}`)).statusCode, 200, 'and the street command centre sees it at once')
+  })
+})
+
+// ------------------------------------------------------------ 内保外用: what names a private camera
+t.test('内保外用: everything that names a private site camera follows the camera', async (t) => {
+  gw.services.cases.setSnapshotSource(fakeSnapshots())
+  const address = await gw.app.listen({ port: 0, host: '127.0.0.1' })
+  // a refused port: the live upstream and the recorder exist (and retry) without a camera
+  const refused = (path: string) => ({ main: { uri: `rtsp://127.0.0.1:9/${path}`, codec: 'h264' as const } })
+  const hidden = makeCamera(gw, 'JD01-WY01', { name: '湖滨花园 私密 泳池', sharedUpward: false, streams: refused('hidden') })
+  const shared = makeCamera(gw, 'JD01-WY01', { name: '湖滨花园 共享 北门', sharedUpward: true })
+  const elsewhere = makeCamera(gw, 'JD02-WY01', { name: '西湖花园 共享 南门', sharedUpward: true, streams: refused('elsewhere') })
+
+  const streams = new Map<string, SseClient>()
+  for (const tier of TIERS) for (const role of ROLES) {
+    const name = `${DEMO_USERS_TIER_NAMES[tier]}.${role}`
+    streams.set(name, await openStream(address, bearers.get(name)!))
+  }
+  const alarm = await gw.services.ingest.ingest({ cameraId: hidden.id, event: cellMotion(true) })
+  t.equal(alarm.outcome, 'opened')
+  const caseId = alarm.caseId!
+  await gw.services.cases.settle()
+  // after the hidden camera's events, one every user of the tree sees: the streams are in order
+  const marker = await gw.services.ingest.ingest({ cameraId: shared.id, event: cellMotion(true) })
+  const snapshot = gw.services.cases.getUnscoped(caseId)!.attachments.find((a) => a.kind === 'snapshot' && a.cameraId === hidden.id)
+  t.ok(snapshot, 'the snapshot at alarm time is attached')
+  t.equal(unit(gw, 'JD01-SQ01').id, gw.services.cases.getUnscoped(caseId)!.unit.id, 'the case is handled by the community above the site')
+
+  const from = new Date(Date.now() - 3_600_000).toISOString()
+  const to = new Date().toISOString()
+  const lockId = gw.services.recordings.lock(SYSTEM, { cameraId: hidden.id, from, to, reason: '私密 取证' })
+  const exporter = tokens.get('community.admin')!
+  const exp = await exporter.post('/api/exports', { cameraIds: [hidden.id], from, to, caseId, reason: '调取 泳池 录像' })
+  t.equal(exp.statusCode, 202, 'an export of the hidden camera for the case (adds a footage attachment)')
+  await gw.services.evidence.settle()
+  for (const cam of [hidden, elsewhere]) gw.services.recordings.putSettings(SYSTEM, cam.id, { mode: 'continuous' })
+  gw.services.registry.setStatus(hidden.id, 'offline', ['no route'], new Date().toISOString())
+  gw.services.registry.setStatus(elsewhere.id, 'offline', ['no route'], new Date().toISOString())
+  const tour = await tokens.get('site.admin')!.post('/api/tours', { name: '湖滨花园 夜巡', cameraIds: [hidden.id, shared.id] })
+  t.equal(tour.statusCode, 201, 'the site’s own patrol tour holds its private camera')
+
+  for (const tier of TIERS) {
+    for (const role of ROLES) {
+      const username = `${DEMO_USERS_TIER_NAMES[tier]}.${role}`
+      t.test(username, async (t) => {
+        const api = tokens.get(username)!
+        const seesCamera = tier === 'site' || role === 'admin' || role === 'technician'
+        const seesCase = tier !== 'site'
+        t.equal((await api.get(`/api/cameras/${hidden.id}`)).statusCode, seesCamera ? 200 : 404, 'the camera itself')
+
+        const one = await api.get(`/api/cases/${caseId}`)
+        t.equal(one.statusCode, seesCase ? 200 : 404, 'the case: its unit decides')
+        if (seesCase) {
+          t.equal(one.json.cameras.some((c: any) => c.id === hidden.id), seesCamera, 'its camera list')
+          t.equal(one.json.attachments.some((a: any) => a.cameraId === hidden.id), seesCamera, 'its snapshot and footage')
+          t.equal(one.json.attachments.some((a: any) => a.kind === 'footage'), seesCamera, 'the footage of the export')
+          t.equal(one.json.alarmIds.includes(alarm.alarmId), seesCamera, 'the camera’s alarm')
+          t.equal(one.json.timeline.some((e: any) => e.detail.cameraId === hidden.id), seesCamera, 'timeline entries naming the camera')
+          if (!seesCamera) t.notMatch(one.body, '泳池', 'nothing of the camera’s name in the case')
+        }
+        const attachment = await api.get(`/api/cases/${caseId}/attachments/${snapshot!.id}`)
+        t.equal(attachment.statusCode, seesCase && seesCamera ? 200 : 404, 'the snapshot: exactly as the camera')
+
+        const cases = await api.get('/api/cases?limit=500')
+        const listed = cases.json.items.find((c: any) => c.id === caseId)
+        t.equal(listed !== undefined, seesCase, 'the case list holds the case as its unit decides')
+        if (listed) t.equal(listed.cameras.some((c: any) => c.id === hidden.id), seesCamera, 'and names the camera as the camera decides')
+        if (!seesCamera) t.notMatch(cases.body, '泳池')
+
+        const alarms = await api.get('/api/alarms?limit=500')
+        t.equal(alarms.json.items.some((a: any) => a.id === alarm.alarmId), seesCamera, 'the alarm list')
+        t.ok(alarms.json.items.some((a: any) => a.id === marker.alarmId), 'the shared camera’s alarm is listed to all')
+        t.equal((await api.get(`/api/alarms?camera=${hidden.id}`)).json.items.length > 0, seesCamera, 'filtered by the camera too')
+
+        const sse = streams.get(username)!
+        await sse.waitFor((e) => e.event === 'alarm.new' && e.data.alarm.id === marker.alarmId)
+        t.equal(sse.events.some((e) => e.event === 'alarm.new' && e.data.alarm.id === alarm.alarmId), seesCamera, 'alarm.new over SSE')
+        if (seesCase) {
+          const created = await sse.waitFor((e) => e.event === 'case.created' && e.data.case.id === caseId)
+          t.equal(created.data.case.cameraId, null, 'the case event goes to the whole unit: it names no private camera')
+          t.notMatch(JSON.stringify(created.data), '泳池', 'nor its name in the title')
+        }
+        if (!seesCamera) t.notOk(sse.events.some((e) => JSON.stringify(e.data).includes('泳池')), 'no event names the camera')
+
+        const range = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`
+        t.equal((await api.get(`/api/recordings?camera=${hidden.id}&${range}`)).statusCode, seesCamera ? 200 : 404, 'footage search')
+        t.equal((await api.get(`/api/recordings/${hidden.id}/playlist.m3u8?${range}`)).statusCode, seesCamera ? 200 : 404, 'playback')
+        const tours = await api.get('/api/tours')
+        const listedTour = tours.json.items.find((x: any) => x.id === tour.json.id)
+        t.ok(listedTour, 'the site’s tour is seen by the site and every unit above it')
+        t.equal(listedTour?.cameraIds.includes(hidden.id), seesCamera, 'the tour names the private camera as the camera decides')
+        t.ok(listedTour?.cameraIds.includes(shared.id), 'and the shared one to all')
+
+        const locks = await api.get('/api/recordings/locks')
+        t.equal(locks.json.items.some((l: any) => l.id === lockId), seesCamera, 'evidence locks')
+
+        const exportView = await api.get(`/api/exports/${exp.json.id}`)
+        t.equal(exportView.statusCode, seesCamera && (seesCase || role === 'admin') ? 200 : 404, 'the export')
+
+        const problems = await api.get('/api/health/problems')
+        t.equal(problems.json.items.some((p: any) => p.cameraId === hidden.id), seesCamera, 'health problems')
+        t.notOk(problems.json.items.some((p: any) => p.cameraId === elsewhere.id), 'never another street’s')
+
+        const live = await api.get('/api/live/streams')
+        const status = await api.get('/api/recordings/status')
+        if (role === 'admin') {
+          t.ok(live.json.items.some((s: any) => s.cameraId === hidden.id), 'live streams: the admin’s own subtree')
+          t.notOk(live.json.items.some((s: any) => s.cameraId === elsewhere.id), 'live streams: not another street’s')
+        } else t.equal(live.statusCode, 403)
+        if (role === 'admin' || role === 'technician') {
+          t.ok(status.json.recorders.some((r: any) => r.cameraId === hidden.id), 'recorders: the subtree’s')
+          t.notOk(status.json.recorders.some((r: any) => r.cameraId === elsewhere.id), 'recorders: not another street’s')
+        } else t.equal(status.statusCode, 403)
+      })
+    }
+  }
+  t.test('sharing the camera upward shows its alarm and pictures at once', async (t) => {
+    await tokens.get('site.technician')!.patch(`/api/cameras/${hidden.id}`, { sharedUpward: true })
+    const patrol = tokens.get('street.patrol')!
+    t.equal((await patrol.get(`/api/cases/${caseId}/attachments/${snapshot!.id}`)).statusCode, 200)
+    t.ok((await patrol.get('/api/alarms?limit=500')).json.items.some((a: any) => a.id === alarm.alarmId))
+    const replay = await openStream(address, bearers.get('street.patrol')!, { lastEventId: 0 })
+    await replay.waitFor((e) => e.event === 'alarm.new' && e.data.alarm.id === alarm.alarmId)
+    replay.close()
+    await tokens.get('site.technician')!.patch(`/api/cameras/${hidden.id}`, { sharedUpward: false })
+    t.equal((await patrol.get(`/api/cases/${caseId}/attachments/${snapshot!.id}`)).statusCode, 404, 'and hides them again when the sharing is taken back')
+  })
+  t.teardown(() => {
+    for (const s of streams.values()) s.close()
+    for (const cam of [hidden, elsewhere]) gw.services.recordings.putSettings(SYSTEM, cam.id, { mode: 'off' })
   })
 })
 

@@ -105,7 +105,38 @@ t.test('case workflow, escalation, assignment, read-only archive, overdue', asyn
     t.equal((await station.get(`/api/cases/${c.id}`)).statusCode, 404)
     const top = await street.post(`/api/cases/${c.id}/escalate`, { reason: 'higher?' })
     t.equal(top.statusCode, 409, 'nothing above the street')
+    t.equal(top.json.code, 'conflict')
     t.equal(gw.services.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'case.escalate' AND target_id = ?").pluck().get(String(c.id)), 2)
+  })
+
+  t.test('a closed or archived case cannot be escalated: 409 case_closed', async (t) => {
+    for (const state of ['closed', 'archived'] as const) {
+      const c = await newCase()
+      for (const step of PATH_TO[state]) await patrol.post(`/api/cases/${c.id}/transitions`, { to: step })
+      const res = await patrol.post(`/api/cases/${c.id}/escalate`, { reason: '结案后上报' })
+      t.equal(res.statusCode, 409, state)
+      t.match(res.json, { code: 'case_closed', state, allowed: [] })
+      const after = gw.services.cases.getUnscoped(c.id)!
+      t.equal(after.unit.code, 'JD01-SQ01', 'the case stays with its unit')
+      t.notOk(after.timeline.some((e) => e.type === 'escalation'), 'no escalation in the timeline')
+    }
+  })
+
+  t.test('an assignee the caller cannot see is only "not found": no name, no hint it exists', async (t) => {
+    const c = await newCase()
+    const elsewhere = await gw.services.auth.seedUser({ username: 'sq02.secret.agent', unitId: unitId(gw, 'JD01-SQ02'), roles: ['patrol'], password: 'demo-pass-2026' })
+    const outside = await patrol.patch(`/api/cases/${c.id}`, { assigneeId: elsewhere })
+    const missing = await patrol.patch(`/api/cases/${c.id}`, { assigneeId: 999999 })
+    t.equal(outside.statusCode, 422)
+    t.notMatch(outside.body, 'sq02.secret.agent', 'the user is not named')
+    t.equal(outside.json.detail, `user ${elsewhere} not found`)
+    t.same(outside.json.errors, missing.json.errors, 'the same answer as an id that does not exist')
+    const viaTransition = await patrol.post(`/api/cases/${c.id}/transitions`, { to: 'dispatched', assigneeId: elsewhere })
+    t.equal(viaTransition.statusCode, 422)
+    t.notMatch(viaTransition.body, 'sq02.secret.agent')
+    const viaCreate = await patrol.post('/api/cases', { kind: 'other', title: '指派', assigneeId: elsewhere })
+    t.equal(viaCreate.statusCode, 422)
+    t.notMatch(viaCreate.body, 'sq02.secret.agent')
   })
 
   t.test('reassignment and edits: the assignee must be able to see the case', async (t) => {

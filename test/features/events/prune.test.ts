@@ -1,11 +1,14 @@
 import t from 'tap'
 import { migrate, openDatabase } from '../../../src/core/db.js'
 import { EventStreamService, eventsMigrations, type StreamEvent } from '../../../src/features/events/index.js'
+import { orgMigrations } from '../../../src/features/org/index.js'
+import { registryMigrations } from '../../../src/features/registry/index.js'
 
 t.test('publisher: delivered after commit only, scoped, pruned by age and row cap', async (t) => {
   const db = openDatabase(':memory:')
   t.teardown(() => db.close())
-  migrate(db, eventsMigrations)
+  // delivery reads the visibility of the camera an event names from the registry's tables
+  migrate(db, [...orgMigrations, ...registryMigrations, ...eventsMigrations])
   const stream = new EventStreamService(db)
   const got: StreamEvent[] = []
   stream.subscribe({ unitPath: '/1/2/', send: (e) => got.push(e) }, null)
