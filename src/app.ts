@@ -133,7 +133,10 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   const guard = createGuard(auth)
   const sessionWatch = createSessionWatch(auth)
   app.addHook('onClose', async () => auth.closeWatches())
-  const media = new MediaService({ registry, audit, org, bus, settings: config.media, metrics: metrics.registry, log: app.log, connectGuard })
+  // before media: its channels are media's gb28181:// sources, and it closes after media has sent their BYEs
+  const gb28181 = new Gb28181Service({ db, box, audit, registry, settings: config.gb28181, defaultPassword: env.GW_GB28181_DEFAULT_PASSWORD, log: app.log.child({ feature: 'gb28181' }) })
+  app.addHook('onClose', async () => gb28181.close())
+  const media = new MediaService({ registry, audit, org, bus, settings: config.media, metrics: metrics.registry, log: app.log, connectGuard, externalSources: [gb28181.frameSources] })
   app.addHook('onClose', async () => media.close())
   const stream = new EventStreamService(db)
   const health = new HealthService({ db, registry, org, bus, stream, settings: config.health, metrics: metrics.registry, log: app.log, live: liveStateFrom(media), connectGuard })
@@ -145,9 +148,6 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   app.addHook('onClose', async () => discovery.close())
   const ptz = new PtzService({ registry, audit, org, policy: discovery.policy, timeoutMs: config.discovery.onvifTimeoutMs, connectGuard })
   const { recordings, exports: evidence, routes: recordingsPlugin } = await createRecordings({ app, db, bus, config, env, registry, org, audit, media, stream, cases, ingest, guard, version: VERSION })
-
-  const gb28181 = new Gb28181Service({ db, box, audit, settings: config.gb28181, defaultPassword: env.GW_GB28181_DEFAULT_PASSWORD, log: app.log.child({ feature: 'gb28181' }) })
-  app.addHook('onClose', async () => gb28181.close())
 
   const sessionSweep = setInterval(() => auth.purgeSessions(), 60 * 60_000)
   sessionSweep.unref()
@@ -200,8 +200,8 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   })
   const demo = config.demo ? await seedDemo({ org, auth, registry }) : null
 
-  media.start()
   await gb28181.start()
+  media.start()
   await app.ready()
   return {
     app,

@@ -36,6 +36,8 @@ export interface SippOptions {
   /** call rate per second (-r) */
   rate?: number
   timeoutSeconds?: number
+  /** aborting it stops SIPp (SIGINT: it writes its logs and exits) */
+  signal?: AbortSignal
   /** called once SIPp is running (e.g. a UAS waiting for our request) */
   onStarted?: (pid: number) => void
 }
@@ -56,6 +58,7 @@ export async function runSipp(o: SippOptions): Promise<SippRun> {
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     if (child.pid) o.onStarted?.(child.pid)
+    o.signal?.addEventListener('abort', () => child.kill('SIGINT'), { once: true })
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
     const read = (suffix: string) =>
       readdirSync(dir)

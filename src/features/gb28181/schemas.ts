@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import { problemResponses, StringEnum } from '../../core/http/schemas.js'
+import { CameraKindSchema } from '../registry/index.js'
 
 const tags = ['gb28181']
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
@@ -73,6 +74,31 @@ export const refreshCatalogSchema = {
   summary: 'Ask a registered device for its whole catalog and wait for every page (admin, technician)',
   params: DeviceIdParams,
   response: { 200: Type.Object({ complete: Type.Boolean(), sumNum: Type.Integer(), received: Type.Integer() }), ...problemResponses, 504: Type.Ref('Problem') },
+}
+
+export const adoptChannelSchema = {
+  tags,
+  summary: "Adopt a catalog channel as a camera of a unit (its name, position and make from the catalog unless given); audited as a camera creation (admin, technician)",
+  params: Type.Object({ deviceId: DeviceIdParams.properties.deviceId, channelId: Type.String({ pattern: '^[0-9]{20}$' }) }, { additionalProperties: false }),
+  body: Type.Object(
+    {
+      unitId: Type.Integer({ minimum: 1 }),
+      name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+      class: Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(3)]),
+      kind: Type.Optional(CameraKindSchema),
+    },
+    { additionalProperties: false },
+  ),
+  response: { 201: Type.Object({ id: Type.Integer(), name: Type.String(), unitId: Type.Integer() }), ...problemResponses },
+}
+
+export const liveSessionsSchema = {
+  tags,
+  summary: 'INVITEs running now: one per channel watched, whatever the number of viewers (admin, technician)',
+  response: {
+    200: Type.Object({ items: Type.Array(Type.Object({ deviceId: Type.String(), channelId: Type.String(), callId: Type.String(), ssrc: Type.String(), mediaPort: Type.Integer(), transport: Type.String(), startedAt: Type.String() })) }),
+    ...problemResponses,
+  },
 }
 
 export const deleteDeviceSchema = {

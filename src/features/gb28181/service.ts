@@ -21,6 +21,9 @@ import {
 import { DigestServer, SipEndpoint, header, newCallId, parseNameAddr, parseSipUri, type IncomingRequest, type SipPeer } from '../../lib/sip/index.js'
 import { cidrContains, parseCidr, type Cidr } from '../../lib/wsdiscovery/index.js'
 import type { AuditRecord } from '../audit/index.js'
+import type { ExternalFrameSources, FrameSourceHandlers } from '../media/index.js'
+import type { Camera, CameraClass, CameraInput, CameraKind } from '../registry/index.js'
+import { GbLiveSource, type GbLiveSession } from './live.js'
 import { WindowRateLimiter } from '../auth/index.js'
 import { GbStore, type ChannelRow, type DeviceRow } from './store.js'
 
@@ -47,6 +50,23 @@ export interface Gb28181Settings {
   unauthenticatedPerMinute: number
   catalogTimeoutSeconds: number
   sipT1Ms: number
+  /** UDP ports for channels' media (0, 0: any free port) */
+  mediaPortMin: number
+  mediaPortMax: number
+  /** how long after an INVITE the first keyframe must have arrived */
+  firstFrameTimeoutSeconds: number
+}
+
+/** What adoption needs of the registry: creating a camera in the caller's scope. */
+export interface GbCameraRegistry {
+  create(actor: Principal, input: CameraInput, client?: string): Camera
+}
+
+export interface AdoptChannelInput {
+  unitId: number
+  name?: string
+  class: CameraClass
+  kind?: CameraKind
 }
 
 /** What this feature needs of the audit log. */
@@ -147,13 +167,17 @@ export class Gb28181Service {
   #sn = 1
   #cseq = 1
   readonly #catalogs = new Map<string, PendingCatalog>()
+  readonly #live = new Map<GbLiveSource, GbLiveSession>()
+  #ssrcSequence = 0
+  readonly #registry: GbCameraRegistry | undefined
   #closing: Promise<void> | undefined
   readonly counters = { registrations: 0, refused: 0, keepalives: 0, badBodies: 0, alarms: 0 }
   /** alarms from devices; the alarm pipeline subscribes (next step of the feature) */
   onAlarm: ((alarm: GbAlarm) => void) | undefined
 
-  constructor(deps: { db: Db; box: SecretBox; audit: GbAudit; settings: Gb28181Settings; defaultPassword?: string | undefined; log: GbLog }) {
+  constructor(deps: { db: Db; box: SecretBox; audit: GbAudit; settings: Gb28181Settings; defaultPassword?: string | undefined; log: GbLog; registry?: GbCameraRegistry }) {
     this.store = new GbStore(deps.db)
+    this.#registry = deps.registry
     this.#settings = deps.settings
     this.#box = deps.box
     this.#audit = deps.audit
@@ -198,6 +222,7 @@ export class Gb28181Service {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#sweep) clearInterval(this.#sweep)
+      await Promise.all([...this.#live.keys()].map((src) => src.close()))
       for (const p of this.#catalogs.values()) this.#finishCatalog(p, '')
       this.#catalogs.clear()
       await this.#endpoint?.close()
@@ -236,6 +261,73 @@ export class Gb28181Service {
     const result = await this.#queryCatalog(d)
     if (!result.complete && result.received === 0) throw new GbDeviceTimeoutError(`device ${deviceId} sent no catalog within ${this.#settings.catalogTimeoutSeconds} s`, [], { deviceId })
     return result
+  }
+
+  /**
+   * Adopts a catalog channel as a camera of a unit (its stream gb28181://device/channel, its name
+   * and position from the catalog unless given); the registry checks scope, role and audits.
+   */
+  adoptChannel(actor: Principal, deviceId: string, channelId: string, input: AdoptChannelInput, client?: string): Camera {
+    if (!this.#registry) throw new Error('adoption needs the registry')
+    const channel = this.store.channels(deviceId).find((c) => c.channel_id === channelId)
+    if (!channel) throw new NotFoundError('channel', channelId)
+    const kind: CameraKind = input.kind ?? (channel.ptz_type === 'dome' ? 'dome' : channel.ptz_type === 'half-dome' ? 'ptz' : 'fixed')
+    return this.#registry.create(
+      actor,
+      {
+        unitId: input.unitId,
+        name: input.name ?? channel.name,
+        class: input.class,
+        kind,
+        location: { lat: channel.latitude, lon: channel.longitude, address: channel.address },
+        device: { manufacturer: channel.manufacturer, model: channel.model, serial: channelId },
+        streams: { main: { uri: `gb28181://${deviceId}/${channelId}`, codec: 'h264' } },
+        capabilities: { ptz: kind !== 'fixed', events: true },
+      },
+      client,
+    )
+  }
+
+  /** INVITEs running now (one per channel watched, whatever the number of viewers). */
+  liveSessions(): GbLiveSession[] {
+    return [...this.#live.values()]
+  }
+
+  /** The media feature's live source for gb28181:// stream URIs. */
+  readonly frameSources: ExternalFrameSources = {
+    scheme: 'gb28181',
+    create: (uri: string, _cameraId: number, handlers: FrameSourceHandlers) => this.#liveSource(uri, handlers),
+  }
+
+  #liveSource(uri: string, handlers: FrameSourceHandlers): GbLiveSource {
+    const m = /^gb28181:\/\/(\d{20})\/(\d{20})$/.exec(uri)
+    const deviceId = m?.[1] ?? ''
+    const channelId = m?.[2] ?? ''
+    const d = this.store.device(deviceId)
+    const endpoint = this.#endpoint
+    const destination: SipPeer | undefined = d?.online && d.transport && d.address && d.port ? { transport: d.transport, address: d.address, port: d.port } : undefined
+    const source = new GbLiveSource(
+      {
+        deviceId,
+        channelId,
+        destination: destination ?? { transport: 'UDP', address: '0.0.0.0', port: 0 },
+        ...(!m ? { unavailable: `not a GB/T 28181 channel URI: ${uri}` } : !endpoint ? { unavailable: 'GB/T 28181 is not enabled' } : !destination ? { unavailable: `device ${deviceId} is not registered` } : {}),
+      },
+      {
+        endpoint: endpoint as SipEndpoint,
+        sipId: this.#settings.sipId,
+        realm: this.#settings.realm,
+        mediaAddress: endpoint?.publicAddress ?? '127.0.0.1',
+        mediaPorts: [this.#settings.mediaPortMin, this.#settings.mediaPortMax],
+        firstFrameTimeoutMs: this.#settings.firstFrameTimeoutSeconds * 1000,
+        nextSequence: () => (this.#ssrcSequence = (this.#ssrcSequence % 9999) + 1),
+        nextSn: () => this.#nextSn(),
+        onSession: (session, src) => (session ? this.#live.set(src, session) : this.#live.delete(src)),
+        log: this.#log,
+      },
+      handlers,
+    )
+    return source
   }
 
   // --- SIP ---------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ export interface FrameSourceStats {
 }
 
 export interface FrameSource {
-  readonly kind: 'demo' | 'rtsp' | 'transcode'
+  readonly kind: 'demo' | 'rtsp' | 'transcode' | 'gb28181'
   /** Connects and starts; resolves with what is known about the stream. Rejects on failure. */
   start(): Promise<FrameSourceInfo>
   /** Asks for a keyframe where the source supports it; false otherwise. */
@@ -48,6 +48,15 @@ export interface FrameSource {
   stats(): FrameSourceStats
   /** Idempotent; releases every process and socket. */
   close(): Promise<void>
+}
+
+/**
+ * Live sources another feature provides for a URI scheme of its own (gb28181:// channels, whose
+ * devices register to the gateway and are asked for video by INVITE). Owned here: media only needs this.
+ */
+export interface ExternalFrameSources {
+  readonly scheme: string
+  create(uri: string, cameraId: number, handlers: FrameSourceHandlers): FrameSource
 }
 
 export interface SourceSpec {

@@ -1,5 +1,5 @@
 export { MediaService, type MediaSettings, type StreamName, type WhepResult } from './service.js'
 export { mediaRoutes } from './routes.js'
-export type { FrameSource, FrameSourceHandlers, FrameSourceInfo, VideoFrame, VideoCodec } from './frame-source.js'
+export type { ExternalFrameSources, FrameSource, FrameSourceHandlers, FrameSourceInfo, FrameSourceStats, VideoFrame, VideoCodec } from './frame-source.js'
 export type { VideoMode } from './metrics.js'
 export type { StreamSubscriber } from './live-stream.js'

@@ -14,7 +14,7 @@ import type { AuditLog } from '../audit/index.js'
 import type { OrgService } from '../org/index.js'
 import type { Camera, CameraCredentials, RegistryService } from '../registry/index.js'
 import { DemoFrameSource } from './demo-source.js'
-import type { FrameSource, FrameSourceHandlers, VideoCodec } from './frame-source.js'
+import type { ExternalFrameSources, FrameSource, FrameSourceHandlers, VideoCodec } from './frame-source.js'
 import { LiveStream, type LiveStreamSettings, type StreamSubscriber } from './live-stream.js'
 import { MediaMetrics, type VideoMode } from './metrics.js'
 import { RtspFrameSource } from './rtsp-source.js'
@@ -77,6 +77,8 @@ interface SessionRecord {
  */
 export class MediaService {
   readonly #registry: RegistryService
+  /** live sources other features provide, by URI scheme */
+  readonly #external = new Map<string, ExternalFrameSources>()
   readonly #audit: AuditLog
   readonly #org: OrgService
   readonly #settings: MediaSettings
@@ -96,8 +98,9 @@ export class MediaService {
   readonly #unsubscribe: (() => void)[] = []
 
   /** @param deps.connectGuard the camera address policy, checked at every connect to a camera */
-  constructor(deps: { registry: RegistryService; audit: AuditLog; org: OrgService; settings: MediaSettings; metrics: Registry; log: Logger; bus?: EventBus; connectGuard?: ConnectGuard }) {
+  constructor(deps: { registry: RegistryService; audit: AuditLog; org: OrgService; settings: MediaSettings; metrics: Registry; log: Logger; bus?: EventBus; connectGuard?: ConnectGuard; externalSources?: ExternalFrameSources[] }) {
     this.#registry = deps.registry
+    for (const x of deps.externalSources ?? []) this.#external.set(x.scheme.toLowerCase(), x)
     this.#connectGuard = deps.connectGuard
     this.#audit = deps.audit
     this.#org = deps.org
@@ -430,6 +433,15 @@ export class MediaService {
     }
   }
 
+  #sourceKind(uri: string, cameraId: number): 'demo' | 'rtsp' | ExternalFrameSources {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase()
+    if (scheme === 'demo') return 'demo'
+    if (scheme === 'rtsp') return 'rtsp'
+    const external = scheme ? this.#external.get(scheme) : undefined
+    if (external) return external
+    throw new ConflictError(`camera ${cameraId}: stream URI scheme ${scheme ?? '(none)'}: is not supported for live video (${['rtsp', 'demo', ...this.#external.keys()].join(', ')})`)
+  }
+
   #profile(camera: Camera, stream: StreamName) {
     if (!camera.enabled) throw new ConflictError(`camera ${camera.id} is disabled`)
     const profile = camera.streams[stream]
@@ -472,7 +484,7 @@ export class MediaService {
     const existing = this.#streams.get(key)
     if (existing && existing.state !== 'closed') return existing
     // Checked now so a request for an unusable stream fails at once …
-    sourceKind(this.#profile(camera, stream).uri, camera.id)
+    this.#sourceKind(this.#profile(camera, stream).uri, camera.id)
     const s = this.#settings
     // … and re-read from the registry at every (re)start, so a technician's fix of a URI or of
     // credentials reaches a stream that is retrying.
@@ -483,7 +495,9 @@ export class MediaService {
         // Fed by the camera's own stream, so the camera still sees a single session.
         return new TranscodeFrameSource(this.#liveFor(fresh.camera, fresh.credentials, stream, 'direct'), h, { ffmpegPath: s.ffmpegPath, fps: profile.fps ?? 25 })
       }
-      if (sourceKind(profile.uri, camera.id) === 'demo') return new DemoFrameSource(profile.uri, h, { ffmpegPath: s.ffmpegPath, ...(this.#fontFile ? { fontFile: this.#fontFile } : {}) })
+      const kind = this.#sourceKind(profile.uri, camera.id)
+      if (kind !== 'demo' && kind !== 'rtsp') return kind.create(profile.uri, camera.id, h)
+      if (kind === 'demo') return new DemoFrameSource(profile.uri, h, { ffmpegPath: s.ffmpegPath, ...(this.#fontFile ? { fontFile: this.#fontFile } : {}) })
       return new RtspFrameSource(profile.uri, fresh.credentials, h, {
         noDataTimeoutMs: s.stallTimeoutSeconds * 1000,
         requestTimeoutMs: s.rtspTimeoutSeconds * 1000,
@@ -522,12 +536,6 @@ export class MediaService {
   }
 }
 
-function sourceKind(uri: string, cameraId: number): 'demo' | 'rtsp' {
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase()
-  if (scheme === 'demo') return 'demo'
-  if (scheme === 'rtsp') return 'rtsp'
-  throw new ConflictError(`camera ${cameraId}: stream URI scheme ${scheme ?? '(none)'}: is not supported for live video (rtsp, demo)`)
-}
 
 function streamKey(cameraId: number, stream: StreamName, variant: 'direct' | 'transcode'): string {
   return `${cameraId}:${stream}${variant === 'transcode' ? ':transcode' : ''}`

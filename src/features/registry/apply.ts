@@ -6,7 +6,9 @@ import type { CameraCredentials, CameraInput, StreamProfile } from './model.js'
 
 export const CREDENTIALS_AAD = 'camera-credentials'
 
-const STREAM_SCHEMES = new Set(['rtsp:', 'rtsps:', 'demo:'])
+const STREAM_SCHEMES = new Set(['rtsp:', 'rtsps:', 'demo:', 'gb28181:'])
+/** A GB/T 28181 channel: gb28181://<device id>/<channel id>; the device registers to us, so the URI names no address. */
+const GB_CHANNEL_URI = /^gb28181:\/\/(\d{20})\/(\d{20})$/
 const HTTP_SCHEMES = new Set(['http:', 'https:'])
 
 interface CheckedUri {
@@ -55,6 +57,13 @@ export function checkUri(value: string, schemes: Set<string>, field: string, pro
   if (!schemes.has(url.protocol)) {
     problems.push({ field, message: `must be a ${[...schemes].map((s) => s.slice(0, -1)).join(' or ')} URI` })
     return null
+  }
+  if (url.protocol === 'gb28181:') {
+    if (!GB_CHANNEL_URI.test(value.trim())) {
+      problems.push({ field, message: 'must be gb28181://<20-digit device id>/<20-digit channel id>' })
+      return null
+    }
+    return { uri: value.trim(), credentials: null }
   }
   if (url.protocol !== 'demo:' && !url.hostname) {
     problems.push({ field, message: 'has no host' })

@@ -37,3 +37,4 @@ export {
   type XmlFields,
 } from './manscdp.js'
 export { PtzCommandError, parsePtzCommand, presetCommand, ptzMoveCommand, ptzStopCommand, type PresetOperation, type PtzMove } from './ptz.js'
+export { buildGbOffer, parseGbAnswer, type GbAnswer, type GbMediaTransport, type GbOffer } from './sdp.js'
