@@ -134,7 +134,8 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   const { cases, alarms, ingest, safetyIndex, notify } = createAlarmsAndCases({ app, db, bus, org, auth, registry, audit, stream, config, metrics: metrics.registry, snapshots: snapshotSourceFrom(media) })
   const discovery = new DiscoveryService({ db, registry, org, audit, settings: config.discovery, log: app.log })
   app.addHook('onClose', async () => discovery.close())
-  const ptz = new PtzService({ registry, audit, org, policy: discovery.policy, timeoutMs: config.discovery.onvifTimeoutMs })
+  const ptz = new PtzService({ registry, audit, org, policy: discovery.policy, timeoutMs: config.discovery.onvifTimeoutMs, log: app.log })
+  app.addHook('onClose', async () => ptz.close())
   const { recordings, exports: evidence, routes: recordingsPlugin } = await createRecordings({ app, db, bus, config, env, registry, org, audit, media, stream, cases, ingest, guard, version: VERSION })
 
   const sessionSweep = setInterval(() => auth.purgeSessions(), 60 * 60_000)

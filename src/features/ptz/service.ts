@@ -7,11 +7,19 @@ import { deviceError, type AddressPolicy } from '../discovery/index.js'
 import type { OrgService } from '../org/index.js'
 import type { Camera, CameraCredentials, RegistryService } from '../registry/index.js'
 
+/** a continuous move without a timeout stops after this long (the longest the API accepts) */
+export const MAX_MOVE_MS = 60_000
+
+type Log = { warn(obj: object, msg: string): void }
+
 /**
  * PTZ for video patrol: continuous move/stop, relative zoom, presets. Every call finds the camera
  * in the caller's scope first (404 outside it), then checks the role (403), then the camera's PTZ
  * capability (409), then its address against discovery.allowedCidrs. Requests carry the stored
  * clock offset so the WS-UsernameToken is built on the camera's clock.
+ *
+ * A continuous move asks the camera to stop after its Timeout, and the gateway sends Stop itself
+ * when that time has passed (and on close): cameras that ignore Timeout keep turning otherwise.
  */
 export class PtzService {
   readonly #registry: RegistryService
@@ -19,13 +27,62 @@ export class PtzService {
   readonly #org: OrgService
   readonly #policy: AddressPolicy
   readonly #timeoutMs: number
+  readonly #log: Log | undefined
+  /** cameras moving continuously: the Stop the gateway owes each when its timeout passes */
+  readonly #moving = new Map<number, NodeJS.Timeout>()
+  #closing: Promise<void> | undefined
 
-  constructor(deps: { registry: RegistryService; audit: AuditLog; org: OrgService; policy: AddressPolicy; timeoutMs: number }) {
+  constructor(deps: { registry: RegistryService; audit: AuditLog; org: OrgService; policy: AddressPolicy; timeoutMs: number; log?: Log }) {
     this.#registry = deps.registry
     this.#audit = deps.audit
     this.#org = deps.org
     this.#policy = deps.policy
     this.#timeoutMs = deps.timeoutMs
+    this.#log = deps.log
+  }
+
+  /** Stops every camera still moving on the gateway's behalf (bounded by the ONVIF timeout). Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const ids = [...this.#moving.keys()]
+      for (const t of this.#moving.values()) clearTimeout(t)
+      this.#moving.clear()
+      await Promise.allSettled(ids.map((id) => this.#stopOwed(id)))
+    })()
+    return this.#closing
+  }
+
+  #owe(cameraId: number, afterMs: number): void {
+    clearTimeout(this.#moving.get(cameraId))
+    if (this.#closing) return
+    const t = setTimeout(() => {
+      this.#moving.delete(cameraId)
+      void this.#stopOwed(cameraId)
+    }, afterMs)
+    t.unref()
+    this.#moving.set(cameraId, t)
+  }
+
+  #settle(cameraId: number): void {
+    clearTimeout(this.#moving.get(cameraId))
+    this.#moving.delete(cameraId)
+  }
+
+  /** The Stop of a move whose time is up: on the system's behalf (the caller may be gone); failures are logged. */
+  async #stopOwed(cameraId: number): Promise<void> {
+    try {
+      const target = this.#registry.getEnabledForSystem(cameraId)
+      const profile = target?.camera.streams.main?.profileToken ?? target?.camera.streams.sub?.profileToken
+      if (!target?.camera.onvifUrl || !profile) return
+      const client = await this.#client(target.camera, target.credentials)
+      try {
+        await client.stop(profile, { panTilt: true, zoom: true })
+      } finally {
+        client.close()
+      }
+    } catch (err) {
+      this.#log?.warn({ cameraId, err }, 'PTZ stop after the move timeout failed: the camera may still be moving')
+    }
   }
 
   async #with<T>(actor: Principal, id: number, roles: ('admin' | 'technician' | 'patrol')[], fn: (c: OnvifClient, profile: string, camera: Camera) => Promise<T>): Promise<T> {
@@ -66,13 +123,18 @@ export class PtzService {
 
   async move(actor: Principal, id: number, v: { pan?: number; tilt?: number; zoom?: number; timeoutMs?: number }): Promise<void> {
     if (!v.pan && !v.tilt && !v.zoom) throw ValidationError.field('body', 'give a non-zero pan, tilt or zoom velocity (use /ptz/stop to stop)')
-    await this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) =>
-      c.continuousMove(p, { ...(v.pan !== undefined ? { pan: v.pan } : {}), ...(v.tilt !== undefined ? { tilt: v.tilt } : {}), ...(v.zoom !== undefined ? { zoom: v.zoom } : {}) }, v.timeoutMs),
-    )
+    const timeoutMs = v.timeoutMs ?? MAX_MOVE_MS
+    await this.#with(actor, id, ['patrol', 'admin', 'technician'], async (c, p) => {
+      await c.continuousMove(p, { ...(v.pan !== undefined ? { pan: v.pan } : {}), ...(v.tilt !== undefined ? { tilt: v.tilt } : {}), ...(v.zoom !== undefined ? { zoom: v.zoom } : {}) }, timeoutMs)
+      this.#owe(id, timeoutMs)
+    })
   }
 
   async stop(actor: Principal, id: number): Promise<void> {
-    await this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) => c.stop(p, { panTilt: true, zoom: true }))
+    await this.#with(actor, id, ['patrol', 'admin', 'technician'], async (c, p) => {
+      await c.stop(p, { panTilt: true, zoom: true })
+      this.#settle(id)
+    })
   }
 
   async zoom(actor: Principal, id: number, delta: number): Promise<void> {
