@@ -1,11 +1,48 @@
-import { ConflictError, ValidationError } from '../../core/errors.js'
+import { ConflictError, GatewayError, ValidationError, type FieldProblem } from '../../core/errors.js'
 import { requireRole } from '../../core/http/guard.js'
 import { scopeOf, type Principal } from '../../core/scope.js'
-import { OnvifClient, type PtzPreset } from '../../lib/onvif/index.js'
+import { OnvifClient, OnvifFaultError, type PtzPreset } from '../../lib/onvif/index.js'
 import type { AuditLog } from '../audit/index.js'
 import { deviceError, type AddressPolicy } from '../discovery/index.js'
 import type { OrgService } from '../org/index.js'
-import type { Camera, CameraCredentials, RegistryService } from '../registry/index.js'
+import type { Camera, CameraCredentials, PtzFeatures, RegistryService } from '../registry/index.js'
+
+/**
+ * 409 ptz_feature_missing: the camera's PTZ head lacks what the request needs (its PTZ node has no
+ * such space, or no presets); `missing` names it: continuous_pan_tilt, continuous_zoom,
+ * relative_zoom or presets.
+ */
+export class PtzFeatureMissingError extends GatewayError {
+  readonly status = 409
+  readonly code = 'ptz_feature_missing'
+}
+
+/**
+ * 422 ptz_rejected: the camera refused a value the caller gave (an unknown preset token, a preset
+ * name it does not take); the field names it. Not a camera fault: the same request fails again.
+ */
+export class PtzRejectedError extends GatewayError {
+  readonly status = 422
+  readonly code = 'ptz_rejected'
+}
+
+/** ONVIF PTZ fault subcodes that mean "your argument", and which request field carried it. */
+const CALLER_FAULTS: Record<string, { field: string; message: string }> = {
+  'ter:NoToken': { field: 'params.token', message: 'the camera has no preset with this token' },
+  'ter:NoPreset': { field: 'params.token', message: 'the camera has no preset with this token' },
+  'ter:InvalidPresetName': { field: 'body.name', message: 'the camera does not take this preset name (too long, or characters it refuses)' },
+  'ter:PresetExist': { field: 'body.name', message: 'the camera already has a preset with this name' },
+  'ter:TooManyPresets': { field: 'body.name', message: 'the camera has no room for another preset' },
+}
+
+function callerFault(e: unknown): PtzRejectedError | undefined {
+  if (!(e instanceof OnvifFaultError)) return undefined
+  for (const sub of e.subcodes) {
+    const f = CALLER_FAULTS[sub]
+    if (f) return new PtzRejectedError(`${f.field}: ${f.message} (${e.reason || sub})`, [{ field: f.field, message: f.message }], { subcode: sub })
+  }
+  return undefined
+}
 
 /** a continuous move without a timeout stops after this long (the longest the API accepts) */
 export const MAX_MOVE_MS = 60_000
@@ -85,10 +122,22 @@ export class PtzService {
     }
   }
 
-  async #with<T>(actor: Principal, id: number, roles: ('admin' | 'technician' | 'patrol')[], fn: (c: OnvifClient, profile: string, camera: Camera) => Promise<T>): Promise<T> {
+  async #with<T>(
+    actor: Principal,
+    id: number,
+    roles: ('admin' | 'technician' | 'patrol')[],
+    fn: (c: OnvifClient, profile: string, camera: Camera) => Promise<T>,
+    needs: (f: PtzFeatures) => { missing: string; field: string; message: string } | undefined = () => undefined,
+  ): Promise<T> {
     const { camera, credentials } = this.#registry.getForUse(scopeOf(actor), id)
     requireRole(actor, ...roles)
     if (!camera.capabilities.ptz) throw new ConflictError(`camera ${id} has no PTZ`)
+    // null: not known (registered by hand, or the camera did not say): the camera decides
+    const lack = camera.capabilities.ptzFeatures ? needs(camera.capabilities.ptzFeatures) : undefined
+    if (lack) {
+      const fields: FieldProblem[] = [{ field: lack.field, message: lack.message }]
+      throw new PtzFeatureMissingError(`camera ${id}: ${lack.message}`, fields, { missing: lack.missing })
+    }
     if (!camera.onvifUrl) throw new ConflictError(`camera ${id} has no ONVIF address`)
     const profile = camera.streams.main?.profileToken ?? camera.streams.sub?.profileToken
     if (!profile) throw new ConflictError(`camera ${id} has no media profile token; refresh it first`)
@@ -96,7 +145,7 @@ export class PtzService {
     try {
       return await fn(client, profile, camera)
     } catch (e) {
-      throw deviceError(e, 'credentials')
+      throw callerFault(e) ?? deviceError(e, 'credentials')
     } finally {
       client.close()
     }
@@ -127,6 +176,10 @@ export class PtzService {
     await this.#with(actor, id, ['patrol', 'admin', 'technician'], async (c, p) => {
       await c.continuousMove(p, { ...(v.pan !== undefined ? { pan: v.pan } : {}), ...(v.tilt !== undefined ? { tilt: v.tilt } : {}), ...(v.zoom !== undefined ? { zoom: v.zoom } : {}) }, timeoutMs)
       this.#owe(id, timeoutMs)
+    }, (f) => {
+      if ((v.pan || v.tilt) && !f.panTilt.continuous) return { missing: 'continuous_pan_tilt', field: v.pan ? 'body.pan' : 'body.tilt', message: 'the camera cannot pan or tilt (its PTZ node has no continuous pan/tilt space)' }
+      if (v.zoom && !f.zoom.continuous) return { missing: 'continuous_zoom', field: 'body.zoom', message: 'the camera cannot zoom (its PTZ node has no continuous zoom space)' }
+      return undefined
     })
   }
 
@@ -138,15 +191,17 @@ export class PtzService {
   }
 
   async zoom(actor: Principal, id: number, delta: number): Promise<void> {
-    await this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) => c.relativeZoom(p, delta))
+    await this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) => c.relativeZoom(p, delta), (f) =>
+      f.zoom.relative ? undefined : { missing: 'relative_zoom', field: 'body.delta', message: 'the camera cannot zoom in steps (its PTZ node has no relative zoom space)' },
+    )
   }
 
   async presets(actor: Principal, id: number): Promise<PtzPreset[]> {
-    return this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) => c.getPresets(p))
+    return this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) => c.getPresets(p), noPresets('params.id'))
   }
 
   async gotoPreset(actor: Principal, id: number, token: string): Promise<void> {
-    await this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) => c.gotoPreset(p, token))
+    await this.#with(actor, id, ['patrol', 'admin', 'technician'], (c, p) => c.gotoPreset(p, token), noPresets('params.token'))
   }
 
   async setPreset(actor: Principal, id: number, name: string, client?: string): Promise<{ token: string }> {
@@ -154,6 +209,8 @@ export class PtzService {
       const token = await c.setPreset(p, { name })
       this.#audit.record({ actor, action: 'camera.ptz_preset_set', target: { type: 'camera', id }, unitPath: this.#org.getUnscoped(camera.unitId)?.path, client, detail: { name, token } })
       return { token }
-    })
+    }, noPresets('body.name'))
   }
 }
+
+const noPresets = (field: string) => (f: PtzFeatures) => (f.presets ? undefined : { missing: 'presets', field, message: 'the camera has no presets (its PTZ node holds none)' })
