@@ -146,6 +146,7 @@ export const ConfigSchema = Type.Object(
         offlineAfterFailures: Type.Integer({ minimum: 1, maximum: 100 }),
         clockDriftThresholdSeconds: Type.Number({ minimum: 0, maximum: 86_400 }),
         snapshotEveryChecks: Type.Integer({ minimum: 1, maximum: 10_000 }),
+        onvifAuthEveryChecks: Type.Integer({ minimum: 1, maximum: 10_000, description: 'an authenticated ONVIF call (GetDeviceInformation) every Nth check of a camera with credentials' }),
         frozenAfterChecks: Type.Integer({ minimum: 2, maximum: 1000 }),
         snapshotMaxBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
         writeBatchSize: Type.Integer({ minimum: 1, maximum: 100_000 }),

@@ -106,6 +106,12 @@ export class PullPointSupervisor {
     return [...this.#workers.values()].map((w) => w.status())
   }
 
+  /** A camera's subscription for health: failures since the last one that worked; null when none is run for it. */
+  eventSubscription(cameraId: number): { consecutiveFailures: number; lastError: string | null } | null {
+    const s = this.#workers.get(cameraId)?.status()
+    return s ? { consecutiveFailures: s.consecutiveFailures, lastError: s.lastError } : null
+  }
+
   /** Idempotent. */
   close(): Promise<void> {
     if (this.#closing) return this.#closing
