@@ -13,7 +13,7 @@ import { projectRoot } from './paths.js'
  */
 const deadlineSchema = () => Type.Object({ acknowledgeMinutes: Type.Number(), resolveMinutes: Type.Number() })
 /** Mirrors ALARM_KINDS of the alarms feature (core must not import features). */
-const ALARM_KIND_NAMES = ['motion', 'tamper', 'video_loss', 'line_crossing', 'intrusion', 'one_button_alarm', 'one_button_help', 'io_input', 'camera_offline', 'other'] as const
+const ALARM_KIND_NAMES = ['motion', 'tamper', 'video_loss', 'line_crossing', 'intrusion', 'one_button_alarm', 'one_button_help', 'io_input', 'person', 'vehicle', 'face', 'camera_offline', 'other'] as const
 
 const LogLevel = Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { description: 'fatal | error | warn | info | debug | trace | silent' })
 

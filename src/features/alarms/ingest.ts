@@ -72,6 +72,9 @@ const KIND_LABELS: Record<AlarmKind, string> = {
   one_button_alarm: '一键报警 one-button alarm',
   one_button_help: '一键求助 one-button help',
   io_input: '报警输入 alarm input',
+  person: '人员检测 person detected',
+  vehicle: '车辆检测 vehicle detected',
+  face: '人脸检测 face detected',
   camera_offline: '设备离线 camera offline',
   other: '其他 other',
 }

@@ -214,8 +214,8 @@ export const api = {
 // --- alarms and cases ------------------------------------------------------------------------
 export type CaseState = 'registered' | 'dispatched' | 'in_progress' | 'resolved' | 'closed' | 'archived'
 export type Priority = 'urgent' | 'high' | 'normal' | 'low'
-export type AlarmKind = 'motion' | 'tamper' | 'video_loss' | 'line_crossing' | 'intrusion' | 'one_button_alarm' | 'one_button_help' | 'io_input' | 'camera_offline' | 'other'
-export const ALARM_KINDS: AlarmKind[] = ['motion', 'tamper', 'video_loss', 'line_crossing', 'intrusion', 'one_button_alarm', 'one_button_help', 'io_input', 'camera_offline', 'other']
+export type AlarmKind = 'motion' | 'tamper' | 'video_loss' | 'line_crossing' | 'intrusion' | 'one_button_alarm' | 'one_button_help' | 'io_input' | 'person' | 'vehicle' | 'face' | 'camera_offline' | 'other'
+export const ALARM_KINDS: AlarmKind[] = ['motion', 'tamper', 'video_loss', 'line_crossing', 'intrusion', 'one_button_alarm', 'one_button_help', 'io_input', 'person', 'vehicle', 'face', 'camera_offline', 'other']
 export const CASE_STATES: CaseState[] = ['registered', 'dispatched', 'in_progress', 'resolved', 'closed', 'archived']
 export interface Case {
   id: number
