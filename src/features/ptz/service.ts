@@ -32,7 +32,6 @@ const CALLER_FAULTS: Record<string, { field: string; message: string }> = {
   'ter:NoPreset': { field: 'params.token', message: 'the camera has no preset with this token' },
   'ter:InvalidPresetName': { field: 'body.name', message: 'the camera does not take this preset name (too long, or characters it refuses)' },
   'ter:PresetExist': { field: 'body.name', message: 'the camera already has a preset with this name' },
-  'ter:TooManyPresets': { field: 'body.name', message: 'the camera has no room for another preset' },
 }
 
 function callerFault(e: unknown): PtzRejectedError | undefined {
