@@ -137,3 +137,17 @@ t.test('people and vehicle detections open cases of their own kinds (they were "
   t.equal(rules.statusCode, 200, rules.body)
   t.ok(['person', 'vehicle', 'face'].every((k) => rules.json.rules.some((r: { kind: string }) => r.kind === k)), 'rules cover the new kinds')
 })
+
+t.test('Initialized messages: a state already known raises nothing; an "on" not known raises', async (t) => {
+  const gw = await startTestGateway(t)
+  const { ingest } = gw.services
+  const cam = cameraId(gw, 'JD01-SQ02')
+  t.match(await ingest.ingest({ cameraId: cam, event: cellMotion(true, 'Initialized') }), { outcome: 'opened' }, 'on, not known before (first subscription): an alarm')
+  t.match(await ingest.ingest({ cameraId: cam, event: cellMotion(true, 'Initialized') }), { outcome: 'ignored' }, 'on again from a new subscription: known, nothing new')
+  t.match(await ingest.ingest({ cameraId: cam, event: cellMotion(false) }), { outcome: 'ignored' })
+  t.match(await ingest.ingest({ cameraId: cam, event: cellMotion(false, 'Initialized') }), { outcome: 'ignored' })
+  t.match(await ingest.ingest({ cameraId: cam, event: cellMotion(true, 'Initialized') }), { outcome: 'merged' }, 'on after a known off (changed while unsubscribed): counted')
+  const other = cameraId(gw, 'JD01-SQ03')
+  t.match(await ingest.ingest({ cameraId: other, event: cellMotion(true) }), { outcome: 'opened' })
+  t.match(await ingest.ingest({ cameraId: other, event: cellMotion(true, 'Initialized') }), { outcome: 'ignored' }, 'per camera')
+})
