@@ -14,7 +14,7 @@ import { projectRoot } from './paths.js'
  */
 const deadlineSchema = () => Type.Object({ acknowledgeMinutes: Type.Number(), resolveMinutes: Type.Number() })
 /** Mirrors ALARM_KINDS of the alarms feature (core must not import features). */
-const ALARM_KIND_NAMES = ['motion', 'tamper', 'video_loss', 'line_crossing', 'intrusion', 'one_button_alarm', 'one_button_help', 'io_input', 'camera_offline', 'other'] as const
+const ALARM_KIND_NAMES = ['motion', 'tamper', 'video_loss', 'line_crossing', 'intrusion', 'one_button_alarm', 'one_button_help', 'io_input', 'person', 'vehicle', 'face', 'camera_offline', 'other'] as const
 
 const LogLevel = Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { description: 'fatal | error | warn | info | debug | trace | silent' })
 
@@ -176,6 +176,7 @@ export const ConfigSchema = Type.Object(
         offlineAfterFailures: Type.Integer({ minimum: 1, maximum: 100 }),
         clockDriftThresholdSeconds: Type.Number({ minimum: 0, maximum: 86_400 }),
         snapshotEveryChecks: Type.Integer({ minimum: 1, maximum: 10_000 }),
+        onvifAuthEveryChecks: Type.Integer({ minimum: 1, maximum: 10_000, description: 'an authenticated ONVIF call (GetDeviceInformation) every Nth check of a camera with credentials' }),
         frozenAfterChecks: Type.Integer({ minimum: 2, maximum: 1000 }),
         snapshotMaxBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
         writeBatchSize: Type.Integer({ minimum: 1, maximum: 100_000 }),

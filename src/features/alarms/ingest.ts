@@ -72,6 +72,9 @@ const KIND_LABELS: Record<AlarmKind, string> = {
   one_button_alarm: '一键报警 one-button alarm',
   one_button_help: '一键求助 one-button help',
   io_input: '报警输入 alarm input',
+  person: '人员检测 person detected',
+  vehicle: '车辆检测 vehicle detected',
+  face: '人脸检测 face detected',
   camera_offline: '设备离线 camera offline',
   other: '其他 other',
 }
@@ -79,6 +82,8 @@ const KIND_LABELS: Record<AlarmKind, string> = {
 /** Bounded so one write transaction never stalls the event loop for long (SSE delivery, HTTP). */
 const MAX_BATCH = 300
 const CACHE_MS = 10_000
+/** camera properties whose last state is remembered (a few per camera); the oldest go first beyond it */
+const MAX_PROPERTIES = 200_000
 
 /**
  * Turns alarms into cases. Every alarm goes through one queue that is written in batches (one
@@ -106,6 +111,8 @@ export class AlarmIngest {
   #closed = false
   readonly #buckets = new Map<number, { tokens: number; at: number }>()
   readonly #lastActive = new Map<string, number>()
+  /** last state of each camera property (camera, topic, source): tells a new subscription's Initialized from a change */
+  readonly #properties = new Map<string, boolean>()
   readonly #units = new Map<number, { unit: Unit; at: number }>()
   readonly #cameras = new Map<number, { camera: CameraRef | undefined; at: number }>()
   #rules = new Map<number, Map<AlarmKind, AlarmRule>>()
@@ -127,6 +134,10 @@ export class AlarmIngest {
     this.#metricBatches = new Counter({ name: 'gateway_alarm_batches_total', help: 'Alarm write transactions', registers })
     this.reloadRules()
     for (const name of ['camera.updated', 'camera.deleted', 'camera.created'] as const) deps.bus.on(name, (e) => this.#cameras.delete(e.cameraId))
+    deps.bus.on('camera.deleted', (e) => {
+      const prefix = `${e.cameraId}\u0000`
+      for (const k of this.#properties.keys()) if (k.startsWith(prefix)) this.#properties.delete(k)
+    })
   }
 
   /** id, name and unit of a camera; cached briefly (the ingest path runs thousands of times a second). */
@@ -147,6 +158,15 @@ export class AlarmIngest {
     const key = `${ce.cameraId}:${n.kind}`
     const now = Date.now()
     if (n.kind === 'other' && n.active !== true) return this.#ignored()
+    const unchanged = n.active !== undefined && this.#recordState(ce, n.active)
+    if (n.initial && unchanged) {
+      // A new subscription starts with an Initialized message per property. A state we already
+      // know (seen on the previous subscription) is not news: the camera re-subscribing after a
+      // reboot or a network break must not raise a condition that is still on a second time. An
+      // Initialized "on" for a state we did not know (first subscription, the gateway restarted,
+      // or the state changed while no subscription was live) is the only news there is: it raises.
+      return this.#ignored()
+    }
     if (n.active === false) {
       // Some cameras collapse a quick on/off into one "false" message: with no "true" seen recently, it was a pulse.
       const last = this.#lastActive.get(key)
@@ -171,6 +191,17 @@ export class AlarmIngest {
       topic: ce.event.topic,
       payload: { source: ce.event.source, key: ce.event.key ?? {}, data: ce.event.data, operation: ce.event.propertyOperation ?? null, rule: n.rule ?? null },
     })
+  }
+
+  /** Records the property's new state; true when it was already known to be in that state. */
+  #recordState(ce: CameraEvent, active: boolean): boolean {
+    const source = Object.entries(ce.event.source).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const key = `${ce.cameraId}\u0000${ce.event.topic}\u0000${JSON.stringify(source)}`
+    const before = this.#properties.get(key)
+    this.#properties.delete(key) // re-inserted last: the oldest entries are the ones dropped
+    this.#properties.set(key, active)
+    if (this.#properties.size > MAX_PROPERTIES) this.#properties.delete(this.#properties.keys().next().value!)
+    return before === active
   }
 
   // --- the queue -----------------------------------------------------------------------------

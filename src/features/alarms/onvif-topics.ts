@@ -22,16 +22,25 @@ interface TopicRule {
   kind: AlarmKind | ((m: RegExpExecArray) => AlarmKind)
   /** data items carrying the state, in order of preference; empty: the message itself is the event (a pulse) */
   state: string[]
+  /** a name-guessing rule that recognised nothing leaves the topic unclassified (and ignored) */
+  onlyKnown?: boolean
 }
 
-/** Guess a kind from a vendor's free-form detector/rule name (Hikvision MyRuleDetector, Dahua IVS). */
+/**
+ * Guess a kind from a vendor's free-form detector/rule name (Hikvision MyRuleDetector, Dahua IVS,
+ * Axis applications). A rule about where something went (a line, a field) names the event even
+ * when it only watches people or cars; a detector of a class of object names that class.
+ */
 function kindFromName(name: string): AlarmKind {
-  if (/line|cross|tripwire|绊线|越线/i.test(name)) return 'line_crossing'
+  if (/line|cross|tripwire|fence|绊线|越线/i.test(name)) return 'line_crossing'
   if (/field|intrusion|region|inside|perimeter|loiter|区域|入侵/i.test(name)) return 'intrusion'
+  if (/face|人脸/i.test(name)) return 'face'
+  if (/people|person|human|pedestrian|body|人员|人形|行人/i.test(name)) return 'person'
+  if (/vehicle|car\b|motor|licen[cs]e.?plate|plate|anpr|lpr|车辆|车牌/i.test(name)) return 'vehicle'
   if (/tamper|shelter|cover|defocus|blur|scene|遮挡/i.test(name)) return 'tamper'
   if (/motion|vmd|移动侦测/i.test(name)) return 'motion'
   if (/videoloss|signal/i.test(name)) return 'video_loss'
-  if (/alarm.?in|digital.?input|io/i.test(name)) return 'io_input'
+  if (/alarm.?in|digital.?input|\bio\b|i\/o/i.test(name)) return 'io_input'
   return 'other'
 }
 
@@ -54,13 +63,23 @@ const RULES: TopicRule[] = [
   // Dahua: CrossLineDetector / CrossRegionDetector (IVS) with State
   { test: /^tns1:RuleEngine\/CrossLineDetector(\/|$)/, kind: 'line_crossing', state: ['State'] },
   { test: /^tns1:RuleEngine\/CrossRegionDetector(\/|$)/, kind: 'intrusion', state: ['State', 'IsInside'] },
+  // ONVIF Profile M (analytics): entering a field is an intrusion, leaving it is not; recognitions are pulses
+  { test: /^tns1:RuleEngine\/FieldDetector\/RegionEntrance$/, kind: 'intrusion', state: [] },
+  { test: /^tns1:RuleEngine\/Recognition\/Face$/, kind: 'face', state: [] },
+  { test: /^tns1:RuleEngine\/Recognition\/LicensePlate$/, kind: 'vehicle', state: [] },
+  // People detection of Tapo/TP-Link, Reolink-style firmwares (IsPeople) and Uniview
+  { test: /^tns1:RuleEngine\/PeopleDetector\/People$/, kind: 'person', state: ['IsPeople', 'State'] },
   { test: /^tns1:Device\/Trigger\/DigitalInput$/, kind: 'io_input', state: ['LogicalState', 'State'] },
   // Hikvision NVR-attached channels and some Dahua models
   { test: /^tns1:Device\/IO\/(Input|DigitalInput|AlarmIn)/i, kind: 'io_input', state: ['LogicalState', 'State', 'Value'] },
-  // Hikvision smart rules: tns1:RuleEngine/MyRuleDetector/<RuleName>, e.g. LineDetect, FieldDetect, PeopleDetect
-  { test: /^tns1:RuleEngine\/MyRuleDetector\/(.+)$/, kind: (m) => kindFromName(m[1]!), state: ['State', 'IsMotion', 'IsInside', 'Value'] },
-  // Vendor-namespaced topics (tnshik:, tnsdahua:, tnsaxis:): best effort by name
-  { test: /^tns(?:hik|dahua|axis|uniview)\w*:(.+)$/i, kind: (m) => kindFromName(m[1]!), state: ['State', 'IsMotion', 'IsInside', 'LogicalState', 'Value'] },
+  // Hikvision smart rules: tns1:RuleEngine/MyRuleDetector/<RuleName>, e.g. LineDetect, FieldDetect,
+  // PeopleDetect, VehicleDetect, FaceDetect (Hikvision, and the Reolink/Tapo firmwares that copy it)
+  { test: /^tns1:RuleEngine\/MyRuleDetector\/(.+)$/, kind: (m) => kindFromName(m[1]!), state: ['State', 'IsMotion', 'IsInside', 'IsPeople', 'IsVehicle', 'IsFace', 'Value'] },
+  // Vendor-namespaced topics (tnshik:, tnsdahua:, tnsaxis: e.g. CameraApplicationPlatform/FenceGuard/…,
+  // tnsuniview:): best effort by name; Axis applications say `active`
+  { test: /^tns(?:hik|dahua|axis|uniview)\w*:(.+)$/i, kind: (m) => kindFromName(m[1]!), state: ['State', 'IsMotion', 'IsInside', 'LogicalState', 'active', 'Value'] },
+  // Other analytics detectors (Dahua FaceDetector, HumanDetector, VehicleDetector …): by the detector's name
+  { test: /^tns1:RuleEngine\/([^/]+Detector)(\/|$)/, kind: (m) => kindFromName(m[1]!), state: ['State', 'IsInside', 'IsPeople', 'IsVehicle', 'IsFace', 'Value'], onlyKnown: true },
 ]
 
 /** Vendors spell booleans many ways: true/false, 1/0, active/inactive, on/off (Dahua: "1"). */
@@ -79,6 +98,7 @@ export function normalizeOnvifEvent(ev: Pick<OnvifEvent, 'topic' | 'data' | 'sou
     const m = r.test.exec(ev.topic)
     if (!m) continue
     const kind = typeof r.kind === 'function' ? r.kind(m) : r.kind
+    if (r.onlyKnown && kind === 'other') continue
     if (!r.state.length) return { kind, active: true, rule, initial }
     for (const name of r.state) {
       const a = parseState(ev.data[name])

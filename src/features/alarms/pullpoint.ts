@@ -32,6 +32,8 @@ export interface PullPointStatus {
   subscriptions: number
   renewals: number
   failures: number
+  /** failures since the last subscription that worked (0 while one is live) */
+  consecutiveFailures: number
   events: number
   lastError: string | null
 }
@@ -81,14 +83,18 @@ export class PullPointSupervisor {
     }
     for (const [id, w] of this.#workers) {
       const want = wanted.get(id)
-      if (!want || w.signature !== signatureOf(want.camera, want.credentials)) {
-        const p = w.stop()
-        this.#stopping.set(id, p)
-        void p.then(() => {
-          if (this.#stopping.get(id) === p) this.#stopping.delete(id)
-        })
-        this.#workers.delete(id)
+      if (want && w.signature === signatureOf(want.camera, want.credentials)) {
+        // the clock offset (health rewrites it as the camera clock wanders) is not a reason to
+        // subscribe again: the live subscription signs its next request with the new offset
+        w.setClockOffset(want.camera.clockOffsetMs)
+        continue
       }
+      const p = w.stop()
+      this.#stopping.set(id, p)
+      void p.then(() => {
+        if (this.#stopping.get(id) === p) this.#stopping.delete(id)
+      })
+      this.#workers.delete(id)
     }
     for (const [id, entry] of wanted) {
       if (this.#workers.has(id)) continue
@@ -101,6 +107,12 @@ export class PullPointSupervisor {
 
   status(): PullPointStatus[] {
     return [...this.#workers.values()].map((w) => w.status())
+  }
+
+  /** A camera's subscription for health: failures since the last one that worked; null when none is run for it. */
+  eventSubscription(cameraId: number): { consecutiveFailures: number; lastError: string | null } | null {
+    const s = this.#workers.get(cameraId)?.status()
+    return s ? { consecutiveFailures: s.consecutiveFailures, lastError: s.lastError } : null
   }
 
   /** Idempotent. */
@@ -116,7 +128,12 @@ export class PullPointSupervisor {
   }
 }
 
-const signatureOf = (c: Camera, cred: CameraCredentials | null) => JSON.stringify([c.onvifUrl, cred?.username ?? null, cred?.password ?? null, c.clockOffsetMs])
+/**
+ * What a running loop cannot adapt to: a change restarts it (Unsubscribe, new subscription). Not the
+ * clock offset: a camera clock with 1-second resolution moves it by ≥ 500 ms all the time, and each
+ * restart left a gap and re-raised every condition still on (the new subscription's Initialized).
+ */
+const signatureOf = (c: Camera, cred: CameraCredentials | null) => JSON.stringify([c.onvifUrl, cred?.username ?? null, cred?.password ?? null])
 
 /** deadline of a best-effort Unsubscribe */
 const RELEASE_TIMEOUT_MS = 1000
@@ -135,6 +152,8 @@ class CameraWorker {
   #token: string | null = null
   #mode: 'pull' | 'push' | null = null
   #failures = 0
+  /** camera clock minus ours as health last measured it; read when each client is made, pushed into the live one */
+  #clockOffsetMs: number | null
   #warnedNoPush = false
   #done: Promise<void> = Promise.resolve()
   #stopping: Promise<void> | null = null
@@ -145,11 +164,19 @@ class CameraWorker {
     this.#credentials = credentials
     this.#deps = deps
     this.signature = signatureOf(camera, credentials)
-    this.#status = { cameraId: camera.id, state: 'subscribing', mode: null, subscriptions: 0, renewals: 0, failures: 0, events: 0, lastError: null }
+    this.#clockOffsetMs = camera.clockOffsetMs
+    this.#status = { cameraId: camera.id, state: 'subscribing', mode: null, subscriptions: 0, renewals: 0, failures: 0, consecutiveFailures: 0, events: 0, lastError: null }
   }
 
   status(): PullPointStatus {
-    return { ...this.#status }
+    return { ...this.#status, consecutiveFailures: this.#failures }
+  }
+
+  /** The camera clock's offset moved: the next request (Renew, PullMessages) is signed with it. */
+  setClockOffset(offsetMs: number | null): void {
+    if (offsetMs === null || offsetMs === this.#clockOffsetMs) return
+    this.#clockOffsetMs = offsetMs
+    if (this.#client) this.#client.clockOffsetMs = offsetMs
   }
 
   /** @param after the previous loop of this camera, stopping: its subscription is released first (bounded wait) */
@@ -210,7 +237,7 @@ class CameraWorker {
           username: this.#credentials?.username,
           password: this.#credentials?.password,
           timeoutMs: s.requestTimeoutMs ?? 5000,
-          clockOffsetMs: this.#camera.clockOffsetMs ?? undefined,
+          clockOffsetMs: this.#clockOffsetMs ?? undefined,
           connectGuard: s.connectGuard,
         })
         if (this.#mode !== 'push') {

@@ -1,5 +1,5 @@
 /** The alarm and case vocabulary. Vendor topics and webhook spellings are mapped to these at the adapters. */
-export const ALARM_KINDS = ['motion', 'tamper', 'video_loss', 'line_crossing', 'intrusion', 'one_button_alarm', 'one_button_help', 'io_input', 'camera_offline', 'other'] as const
+export const ALARM_KINDS = ['motion', 'tamper', 'video_loss', 'line_crossing', 'intrusion', 'one_button_alarm', 'one_button_help', 'io_input', 'person', 'vehicle', 'face', 'camera_offline', 'other'] as const
 export type AlarmKind = (typeof ALARM_KINDS)[number]
 
 /** One-button alarm and help (一键报警 / 一键求助): never dropped, rate-limited or merged. */

@@ -146,7 +146,11 @@ export function reportToInput(report: DeviceReport, xaddr: string): CameraInput 
     device: { manufacturer: cut(report.info.manufacturer), model: cut(report.info.model), serial: cut(report.info.serialNumber), firmware: cut(report.info.firmwareVersion) },
     streams: { main: streamInput(report.main), sub: streamInput(report.sub) },
     snapshotUri: snap && /^https?:/i.test(snap) ? snap : null,
-    capabilities: { ptz: report.capabilities.ptz, events: report.capabilities.events },
+    capabilities: {
+      ptz: report.capabilities.ptz,
+      events: report.capabilities.events,
+      ptzFeatures: report.ptzNode ? { panTilt: { ...report.ptzNode.panTilt }, zoom: { ...report.ptzNode.zoom }, presets: report.ptzNode.maxPresets > 0 } : null,
+    },
     clockOffsetMs: Math.round(report.clock.offsetMs),
   }
 }
@@ -163,6 +167,7 @@ function flat(c: Camera): Record<string, unknown> {
     snapshotUri: c.snapshotUri,
     'capabilities.ptz': c.capabilities.ptz,
     'capabilities.events': c.capabilities.events,
+    'capabilities.ptzFeatures': JSON.stringify(c.capabilities.ptzFeatures),
     clockOffsetMs: c.clockOffsetMs,
     credentials: c.credentialsUpdatedAt,
   }

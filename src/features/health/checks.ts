@@ -47,7 +47,18 @@ export function endpointOf(uri: string, defaultPort: number): { host: string; po
 /** ONVIF GetSystemDateAndTime: the camera clock minus ours, ms. */
 export type ConnectVerdict = { ok: true } | { ok: false; reason: Reason; detail: string } | { ok: null }
 
-export async function onvifClockCheck(xaddr: string, creds: { username: string; password: string } | null, timeoutMs: number, thresholdMs: number, connectGuard?: ConnectGuard): Promise<{ result: CheckResult; connect: ConnectVerdict }> {
+/**
+ * GetSystemDateAndTime (no login), then, when `authenticate` and the clock answered, GetDeviceInformation
+ * with the camera's credentials on the clock just read: the one call that shows a wrong ONVIF password.
+ */
+export async function onvifClockCheck(
+  xaddr: string,
+  creds: { username: string; password: string } | null,
+  timeoutMs: number,
+  thresholdMs: number,
+  authenticate = false,
+  connectGuard?: ConnectGuard,
+): Promise<{ result: CheckResult; connect: ConnectVerdict; auth: CheckResult | null }> {
   const t0 = performance.now()
   const ms = () => Math.round(performance.now() - t0)
   let client: OnvifClient | undefined
@@ -56,11 +67,12 @@ export async function onvifClockCheck(xaddr: string, creds: { username: string; 
     const clock = await client.getSystemDateAndTime()
     const offsetMs = Math.round(clock.offsetMs)
     const data = { offsetMs, source: clock.source }
-    if (Math.abs(offsetMs) > thresholdMs) return { result: { check: 'onvif_clock', ok: false, reason: 'clock_drift', detail: `camera clock ${offsetMs > 0 ? 'ahead' : 'behind'} by ${(Math.abs(offsetMs) / 1000).toFixed(1)} s`, ms: ms(), data }, connect: { ok: true } }
-    return { result: { check: 'onvif_clock', ok: true, ms: ms(), data }, connect: { ok: true } }
+    const auth = authenticate && creds ? await onvifAuthCheck(client) : null
+    if (Math.abs(offsetMs) > thresholdMs) return { result: { check: 'onvif_clock', ok: false, reason: 'clock_drift', detail: `camera clock ${offsetMs > 0 ? 'ahead' : 'behind'} by ${(Math.abs(offsetMs) / 1000).toFixed(1)} s`, ms: ms(), data }, connect: { ok: true }, auth }
+    return { result: { check: 'onvif_clock', ok: true, ms: ms(), data }, connect: { ok: true }, auth }
   } catch (err) {
     let reason: Reason = 'onvif_error'
-    if (err instanceof RefusedAddressError) return refusedAddress('onvif_clock', err, ms())
+    if (err instanceof RefusedAddressError) return { ...refusedAddress('onvif_clock', err, ms()), auth: null }
     if (err instanceof OnvifTimeoutError) reason = 'timeout'
     else if (err instanceof OnvifUnreachableError) reason = reasonOfCode(err.code)
     else if (err instanceof OnvifAuthError) reason = 'auth_failed'
@@ -69,9 +81,21 @@ export async function onvifClockCheck(xaddr: string, creds: { username: string; 
     const detail = msg(err)
     // a timeout covers connect and answer alike: the port's reachability is then unknown
     const connect: ConnectVerdict = err instanceof OnvifUnreachableError ? { ok: false, reason, detail } : err instanceof OnvifTimeoutError || reason === 'no_endpoint' ? { ok: null } : { ok: true }
-    return { result: { check: 'onvif_clock', ok: false, reason, detail, ms: ms() }, connect }
+    return { result: { check: 'onvif_clock', ok: false, reason, detail, ms: ms() }, connect, auth: null }
   } finally {
     client?.close()
+  }
+}
+
+async function onvifAuthCheck(client: OnvifClient): Promise<CheckResult> {
+  const t0 = performance.now()
+  const ms = () => Math.round(performance.now() - t0)
+  try {
+    await client.getDeviceInformation()
+    return { check: 'onvif_auth', ok: true, ms: ms() }
+  } catch (err) {
+    const reason: Reason = err instanceof OnvifAuthError ? 'auth_failed' : err instanceof OnvifTimeoutError ? 'timeout' : err instanceof OnvifUnreachableError ? reasonOfCode(err.code) : 'onvif_error'
+    return { check: 'onvif_auth', ok: false, reason, detail: msg(err), ms: ms() }
   }
 }
 

@@ -1,7 +1,7 @@
 import type { CameraClass, CameraKind, CameraStatus } from '../registry/index.js'
 
 /** The checks a health probe runs; `live` and `demo` replace probing (see service.ts). */
-export const CHECK_NAMES = ['tcp', 'onvif_clock', 'rtsp_describe', 'snapshot', 'live', 'demo'] as const
+export const CHECK_NAMES = ['tcp', 'onvif_clock', 'onvif_auth', 'rtsp_describe', 'snapshot', 'events', 'live', 'demo'] as const
 export type CheckName = (typeof CHECK_NAMES)[number]
 
 /**
@@ -23,6 +23,8 @@ export const DEGRADED_REASONS = [
   'onvif_unreachable',
   'onvif_error',
   'rtsp_error',
+  /** the camera's event subscription (PullPoint or push) keeps failing: its alarms do not arrive */
+  'events_failed',
 ] as const
 export type FailureReason = (typeof FAILURE_REASONS)[number]
 export type DegradedReason = (typeof DEGRADED_REASONS)[number]
@@ -51,6 +53,8 @@ export interface ProbeOutcome {
   clockOffsetMs: number | null
   snapshotHash: string | null
   snapshotChecked: boolean
+  /** an authenticated ONVIF call was made in this check */
+  authChecked: boolean
 }
 
 export interface HealthSettings {
@@ -61,6 +65,8 @@ export interface HealthSettings {
   offlineAfterFailures: number
   clockDriftThresholdSeconds: number
   snapshotEveryChecks: number
+  /** an authenticated ONVIF call every Nth check */
+  onvifAuthEveryChecks: number
   frozenAfterChecks: number
   snapshotMaxBytes: number
   writeBatchSize: number
@@ -82,6 +88,9 @@ export interface CameraHealthState {
   snapshotHash: string | null
   sameSnapshotCount: number
   checksSinceSnapshot: number
+  /** the last authenticated ONVIF call's verdict (carried forward while the next one is not due) */
+  lastAuth: CheckResult | null
+  checksSinceAuth: number
 }
 
 export interface Transition {

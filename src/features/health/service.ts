@@ -29,6 +29,17 @@ export interface LiveStateSource {
   liveState(cameraId: number): { streaming: boolean; since: string } | null
 }
 
+/**
+ * What the alarms feature knows about a camera's event subscription (PullPoint or push): failures
+ * since the last one that worked. Owned here; app.ts adapts the PullPoint supervisor to it.
+ */
+export interface EventSubscriptionSource {
+  eventSubscription(cameraId: number): { consecutiveFailures: number; lastError: string | null } | null
+}
+
+/** An event subscription that failed this many times in a row (with its backoff, a minute or more) is a health reason. */
+export const EVENTS_FAILING_AFTER = 3
+
 export interface CameraHealth {
   cameraId: number
   status: CameraStatus
@@ -114,6 +125,7 @@ export class HealthService {
   readonly #settings: HealthSettings
   readonly #log: FastifyBaseLogger | undefined
   #live: LiveStateSource | undefined
+  #events: EventSubscriptionSource | undefined
   readonly #stream: StreamPublisher | undefined
   readonly #states = new Map<number, CameraHealthState>()
   readonly #synced = new Set<number>()
@@ -172,6 +184,11 @@ export class HealthService {
         for (const [status, n] of Object.entries(by)) this.set({ status }, n)
       },
     })
+  }
+
+  /** Connects the alarms feature's event subscriptions (optional: without it they are not judged). */
+  setEventSubscriptionSource(events: EventSubscriptionSource | undefined): void {
+    this.#events = events
   }
 
   /** Connects the live-video feature (optional: without it every camera is probed). */
@@ -361,6 +378,8 @@ export class HealthService {
         snapshotHash: row.snapshotHash,
         sameSnapshotCount: row.sameSnapshotCount,
         checksSinceSnapshot: 0,
+        lastAuth: row.results.find((r) => r.check === 'onvif_auth') ?? null,
+        checksSinceAuth: 0,
       })
     }
   }
@@ -368,7 +387,7 @@ export class HealthService {
   #stateOf(camera: Camera): CameraHealthState {
     let st = this.#states.get(camera.id)
     if (!st) {
-      st = { cameraId: camera.id, status: camera.status, reasons: camera.statusReasons, failures: 0, checkedAt: null, lastSnapshot: null, snapshotHash: null, sameSnapshotCount: 0, checksSinceSnapshot: Number.MAX_SAFE_INTEGER }
+      st = { cameraId: camera.id, status: camera.status, reasons: camera.statusReasons, failures: 0, checkedAt: null, lastSnapshot: null, snapshotHash: null, sameSnapshotCount: 0, checksSinceSnapshot: Number.MAX_SAFE_INTEGER, lastAuth: null, checksSinceAuth: Number.MAX_SAFE_INTEGER }
       this.#states.set(camera.id, st)
     }
     // The registry row gives the status once; from then on this map is the truth (a manual check
@@ -385,7 +404,7 @@ export class HealthService {
   async #probe(target: Target, manual: boolean): Promise<ProbeOutcome> {
     const { camera } = target
     const st = this.#stateOf(camera)
-    const outcome: ProbeOutcome = { results: [], failed: false, failureReasons: [], degradedReasons: [], clockOffsetMs: null, snapshotHash: null, snapshotChecked: false }
+    const outcome: ProbeOutcome = { results: [], failed: false, failureReasons: [], degradedReasons: [], clockOffsetMs: null, snapshotHash: null, snapshotChecked: false, authChecked: false }
     let credentials: CameraCredentials | null
     try {
       credentials = target.credentials // the registry decrypts on read; a changed key throws
@@ -395,11 +414,17 @@ export class HealthService {
       return outcome
     }
     const live = this.#live?.liveState(camera.id) ?? null
+    const events = this.#eventsVerdict(camera.id)
 
     // Watched or recorded: the live session is the truth, no probe.
     if (live?.streaming) {
       outcome.results.push({ check: 'live', ok: true, ms: 0, data: { since: live.since } })
-      outcome.degradedReasons = st.reasons.filter((r) => !LIVE_CLEARS.has(r) && !FAILURE_SET.has(r)) as Reason[]
+      // video flowing proves the RTSP password, not the ONVIF one (cameras often leave RTSP open)
+      const onvifRefused = st.lastAuth?.reason === 'auth_failed'
+      const kept = st.reasons.filter((r) => (!LIVE_CLEARS.has(r) || (r === 'auth_failed' && onvifRefused)) && !FAILURE_SET.has(r) && r !== 'events_failed') as Reason[]
+      if (events) outcome.results.push(events)
+      if (events && !events.ok) kept.push('events_failed')
+      outcome.degradedReasons = kept
       return outcome
     }
     // Demo cameras are generated locally: online unless their live session fails.
@@ -428,10 +453,11 @@ export class HealthService {
     // connect per port would double the connections of a sweep: 10,000 cameras × 2 more sockets).
     const snapshotDue = !!camera.snapshotUri && (manual || st.checksSinceSnapshot + 1 >= this.#settings.snapshotEveryChecks)
     const expected = camera.streams.main ? { codec: camera.streams.main.codec, width: camera.streams.main.width, height: camera.streams.main.height, fps: camera.streams.main.fps } : null
+    const authDue = !!credentials && (manual || st.checksSinceAuth + 1 >= this.#settings.onvifAuthEveryChecks)
     const t0 = performance.now()
     const [describe, clock, snap] = await Promise.all([
       rtsp ? rtspDescribeCheck(mainUri!, credentials, T, expected, this.#connectGuard) : Promise.resolve(null),
-      onvif ? onvifClockCheck(camera.onvifUrl!, credentials, T, this.#settings.clockDriftThresholdSeconds * 1000, this.#connectGuard) : Promise.resolve(null),
+      onvif ? onvifClockCheck(camera.onvifUrl!, credentials, T, this.#settings.clockDriftThresholdSeconds * 1000, authDue, this.#connectGuard) : Promise.resolve(null),
       snapshotDue ? snapshotCheck(camera.snapshotUri!, credentials, T, this.#settings.snapshotMaxBytes, this.#connectGuard) : Promise.resolve(null),
     ])
     const tcpMs = Math.round(performance.now() - t0)
@@ -466,6 +492,20 @@ export class HealthService {
           outcome.failureReasons = [reason]
         } else degraded.add(reason === 'clock_drift' || reason === 'auth_failed' || reason === 'address_not_allowed' ? reason : NETWORK.has(reason) ? 'onvif_unreachable' : 'onvif_error')
       }
+    }
+    if (clock?.auth) {
+      outcome.results.push(clock.auth)
+      outcome.authChecked = true
+      const reason = clock.auth.reason
+      if (reason) degraded.add(reason === 'auth_failed' ? reason : NETWORK.has(reason) ? 'onvif_unreachable' : 'onvif_error')
+    } else if (onvif && credentials && clock?.result.ok !== false && st.lastAuth) {
+      // Not due this time: the last verdict of the authenticated call stands.
+      outcome.results.push({ ...st.lastAuth, data: { ...(st.lastAuth.data ?? {}), carried: true } })
+      if (st.lastAuth.reason === 'auth_failed') degraded.add('auth_failed')
+    }
+    if (events) {
+      outcome.results.push(events)
+      if (!events.ok) degraded.add('events_failed')
     }
     if (outcome.failed) {
       // unreachable: picture verdicts are moot, and the frozen count must not advance
@@ -509,6 +549,10 @@ export class HealthService {
           hash = outcome.snapshotHash
           st.checksSinceSnapshot = 0
         } else if (!outcome.failed) st.checksSinceSnapshot = Math.min(st.checksSinceSnapshot + 1, 1_000_000)
+        if (outcome.authChecked) {
+          st.lastAuth = outcome.results.find((r) => r.check === 'onvif_auth') ?? null
+          st.checksSinceAuth = 0
+        } else if (!outcome.failed) st.checksSinceAuth = Math.min(st.checksSinceAuth + 1, 1_000_000)
         const reasons = new Set(outcome.degradedReasons)
         if (hash && sameCount >= this.#settings.frozenAfterChecks && !outcome.results.some((r) => r.check === 'live')) reasons.add('frozen')
         else reasons.delete('frozen')
@@ -570,6 +614,16 @@ export class HealthService {
     const unit = this.#org.getUnscoped(camera.unitId)
     if (!unit) return
     this.#stream.publish('camera.status', unit.path, { camera: { id: camera.id, unitId: camera.unitId, status, previous, reasons, since: at } }, { sitePrivate: unit.tier === 'site' && !camera.sharedUpward, cameraId: camera.id })
+  }
+
+  /** The event subscription's verdict, when the alarms feature runs one for this camera. */
+  #eventsVerdict(cameraId: number): CheckResult | null {
+    const sub = this.#events?.eventSubscription(cameraId)
+    if (!sub) return null
+    if (sub.consecutiveFailures >= EVENTS_FAILING_AFTER) {
+      return { check: 'events', ok: false, reason: 'events_failed', detail: `event subscription failed ${sub.consecutiveFailures} times in a row${sub.lastError ? `: ${sub.lastError.slice(0, 200)}` : ''}`, ms: 0, data: { failures: sub.consecutiveFailures } }
+    }
+    return { check: 'events', ok: true, ms: 0, data: { failures: sub.consecutiveFailures } }
   }
 
   // --- reading ---------------------------------------------------------------------------------

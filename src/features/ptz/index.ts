@@ -1,2 +1,2 @@
-export { PtzService } from './service.js'
+export { PtzService, PtzFeatureMissingError, PtzRejectedError } from './service.js'
 export { ptzRoutes } from './routes.js'

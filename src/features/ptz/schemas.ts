@@ -7,7 +7,7 @@ const Ok = Type.Object({ ok: Type.Boolean() })
 
 export const moveSchema = {
   tags: ['ptz'],
-  summary: 'Continuous move (velocities -1..1); stops by itself after timeoutMs when given',
+  summary: 'Continuous move (velocities -1..1) for timeoutMs (default 60000): the camera is asked to stop then, and the gateway sends Stop itself',
   params: IdParams,
   body: Type.Object({ pan: Type.Optional(Speed), tilt: Type.Optional(Speed), zoom: Type.Optional(Speed), timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 60_000 })) }, { additionalProperties: false }),
   response: { 200: Ok, ...cameraProblems },

@@ -145,7 +145,7 @@ const EMPTY: CameraColumns = {
   unit_id: 0, name: '', class: 3, kind: 'fixed', lat: null, lon: null, address: null, onvif_url: null, endpoint_ref: null,
   manufacturer: null, model: null, serial: null, firmware: null, main_uri: null, main_codec: null, main_width: null,
   main_height: null, main_fps: null, main_profile_token: null, sub_uri: null, sub_codec: null, sub_width: null,
-  sub_height: null, sub_fps: null, sub_profile_token: null, snapshot_uri: null, ptz: 0, events: 0, tags: '[]',
+  sub_height: null, sub_fps: null, sub_profile_token: null, snapshot_uri: null, ptz: 0, events: 0, ptz_features: null, tags: '[]',
   enabled: 1, shared_upward: 0, credentials: null, credentials_updated_at: null, clock_offset_ms: null,
 }
 
@@ -227,6 +227,7 @@ export function applyCameraInput(
   if (snapshot !== undefined) set('snapshot_uri', snapshot, 'snapshotUri')
   if (input.capabilities?.ptz !== undefined) set('ptz', input.capabilities.ptz ? 1 : 0, 'capabilities.ptz')
   if (input.capabilities?.events !== undefined) set('events', input.capabilities.events ? 1 : 0, 'capabilities.events')
+  if (input.capabilities?.ptzFeatures !== undefined) set('ptz_features', input.capabilities.ptzFeatures === null ? null : JSON.stringify(input.capabilities.ptzFeatures), 'capabilities.ptzFeatures')
   if (input.tags !== undefined) {
     const tags = [...new Set(input.tags.map((t) => t.trim()).filter(Boolean))]
     if (tags.some((t) => t.length > 50)) problems.push({ field: fieldName('tags'), message: 'a tag is at most 50 characters' })

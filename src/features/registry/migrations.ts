@@ -77,4 +77,9 @@ export const registryMigrations: Migration[] = [
     rebuildsTables: true,
     up: (db) => neverReuseIds(db, 'cameras', highestAuditedId(db, 'camera')),
   },
+  {
+    // what the PTZ head can do (its node's spaces), read at adoption/refresh; NULL: not known
+    id: 'registry-003-ptz-features',
+    up: 'ALTER TABLE cameras ADD COLUMN ptz_features TEXT',
+  },
 ]

@@ -32,7 +32,7 @@ export interface Camera {
   device: { manufacturer: string | null; model: string | null; serial: string | null; firmware: string | null }
   streams: { main: StreamProfile | null; sub: StreamProfile | null }
   snapshotUri: string | null
-  capabilities: { ptz: boolean; events: boolean }
+  capabilities: { ptz: boolean; events: boolean; ptzFeatures: PtzFeatures | null }
   tags: string[]
   enabled: boolean
   sharedUpward: boolean
@@ -44,6 +44,16 @@ export interface Camera {
   statusChangedAt: string | null
   createdAt: string
   updatedAt: string
+}
+
+/**
+ * What the camera's PTZ head can do, read from its PTZ node at adoption/refresh; null: not known
+ * (registered by hand, or the camera did not say), every move is tried.
+ */
+export interface PtzFeatures {
+  panTilt: { continuous: boolean; relative: boolean; absolute: boolean }
+  zoom: { continuous: boolean; relative: boolean; absolute: boolean }
+  presets: boolean
 }
 
 export interface CameraCredentials {
@@ -63,7 +73,7 @@ export interface CameraInput {
   device?: { manufacturer?: string | null; model?: string | null; serial?: string | null; firmware?: string | null }
   streams?: { main?: Partial<StreamProfile> & { uri: string } | null; sub?: Partial<StreamProfile> & { uri: string } | null }
   snapshotUri?: string | null
-  capabilities?: { ptz?: boolean; events?: boolean }
+  capabilities?: { ptz?: boolean; events?: boolean; ptzFeatures?: PtzFeatures | null }
   tags?: string[]
   enabled?: boolean
   sharedUpward?: boolean

@@ -18,6 +18,8 @@ const StreamOut = Type.Object({
   profileToken: Nullable(Type.String()),
 })
 
+const PtzModes = Type.Object({ continuous: Type.Boolean(), relative: Type.Boolean(), absolute: Type.Boolean() })
+
 export const CameraSchema = Type.Object({
   id: Type.Integer(),
   unitId: Type.Integer(),
@@ -35,7 +37,16 @@ export const CameraSchema = Type.Object({
   }),
   streams: Type.Object({ main: Nullable(StreamOut), sub: Nullable(StreamOut) }),
   snapshotUri: Nullable(Type.String()),
-  capabilities: Type.Object({ ptz: Type.Boolean(), events: Type.Boolean() }),
+  capabilities: Type.Object({
+    ptz: Type.Boolean(),
+    events: Type.Boolean(),
+    ptzFeatures: Nullable(
+      Type.Object(
+        { panTilt: PtzModes, zoom: PtzModes, presets: Type.Boolean() },
+        { description: "what the PTZ head can do, read from the camera's PTZ node at adoption/refresh; null: not known (every move is tried)" },
+      ),
+    ),
+  }),
   tags: Type.Array(Type.String()),
   enabled: Type.Boolean(),
   sharedUpward: Type.Boolean({ description: '内保外用: a site camera visible to the units above the site' }),

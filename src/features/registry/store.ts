@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3'
 import { nowIso, type Db } from '../../core/db.js'
 import { subtreeRange, type Scope } from '../../core/scope.js'
-import type { Camera, CameraClass, CameraFilter, CameraKind, CameraStatus, Codec, StreamProfile } from './model.js'
+import type { Camera, CameraClass, CameraFilter, CameraKind, CameraStatus, Codec, PtzFeatures, StreamProfile } from './model.js'
 
 /** The writable columns of a camera row, flat as stored. */
 export interface CameraColumns {
@@ -33,6 +33,8 @@ export interface CameraColumns {
   snapshot_uri: string | null
   ptz: 0 | 1
   events: 0 | 1
+  /** PtzFeatures as JSON, null when not known */
+  ptz_features: string | null
   tags: string
   enabled: 0 | 1
   shared_upward: 0 | 1
@@ -44,7 +46,7 @@ export interface CameraColumns {
 export const WRITABLE_COLUMNS: (keyof CameraColumns)[] = [
   'unit_id', 'name', 'class', 'kind', 'lat', 'lon', 'address', 'onvif_url', 'endpoint_ref', 'manufacturer', 'model',
   'serial', 'firmware', 'main_uri', 'main_codec', 'main_width', 'main_height', 'main_fps', 'main_profile_token',
-  'sub_uri', 'sub_codec', 'sub_width', 'sub_height', 'sub_fps', 'sub_profile_token', 'snapshot_uri', 'ptz', 'events',
+  'sub_uri', 'sub_codec', 'sub_width', 'sub_height', 'sub_fps', 'sub_profile_token', 'snapshot_uri', 'ptz', 'events', 'ptz_features',
   'tags', 'enabled', 'shared_upward', 'credentials', 'credentials_updated_at', 'clock_offset_ms',
 ]
 
@@ -85,7 +87,7 @@ export function toCamera(r: CameraRow): Camera {
     device: { manufacturer: r.manufacturer, model: r.model, serial: r.serial, firmware: r.firmware },
     streams: { main: stream(r, 'main'), sub: stream(r, 'sub') },
     snapshotUri: r.snapshot_uri,
-    capabilities: { ptz: r.ptz === 1, events: r.events === 1 },
+    capabilities: { ptz: r.ptz === 1, events: r.events === 1, ptzFeatures: r.ptz_features === null ? null : (JSON.parse(r.ptz_features) as PtzFeatures) },
     tags: JSON.parse(r.tags) as string[],
     enabled: r.enabled === 1,
     sharedUpward: r.shared_upward === 1,

@@ -17,6 +17,7 @@ import {
   parseDeviceInformation,
   parseEventProperties,
   parseGetCapabilities,
+  parseGetNodes,
   parseGetPresets,
   parseGetProfiles,
   parseGetProfiles2,
@@ -38,6 +39,7 @@ import type {
   MediaUri,
   OnvifServiceEntry,
   OnvifServices,
+  PtzNodeCapabilities,
   PtzPreset,
   PtzVector,
   PullMessagesResult,
@@ -348,6 +350,11 @@ export class OnvifClient {
     )
   }
 
+  /** The PTZ nodes (heads) and the spaces each supports (GetNodes). */
+  async getPtzNodes(): Promise<PtzNodeCapabilities[]> {
+    return parseGetNodes((await this.#ptz('GetNodes', '')).payload)
+  }
+
   async getPresets(profileToken: string): Promise<PtzPreset[]> {
     return parseGetPresets((await this.#ptz('GetPresets', `<tptz:ProfileToken>${xmlEscape(profileToken)}</tptz:ProfileToken>`)).payload)
   }
@@ -512,6 +519,18 @@ export class OnvifClient {
       out.push({ ...p, streamUri, snapshotUri })
     }
     const { main, sub } = pickStreams(out)
+    const ptz = services.ptz !== undefined && out.some((p) => p.ptzConfigurationToken !== undefined)
+    let ptzNode: PtzNodeCapabilities | undefined
+    if (ptz) {
+      try {
+        const nodes = await this.getPtzNodes()
+        const steered = out.find((p) => p.token === main?.profileToken)?.ptzNodeToken ?? out.find((p) => p.ptzNodeToken)?.ptzNodeToken
+        ptzNode = nodes.find((n) => n.token === steered) ?? nodes[0]
+      } catch (e) {
+        if (fatal(e)) throw e
+        warnings.push(`GetNodes: ${(e as Error).message}`)
+      }
+    }
     return {
       xaddr: this.endpoint,
       clock,
@@ -520,8 +539,9 @@ export class OnvifClient {
       profiles: out,
       main,
       sub,
+      ptzNode,
       capabilities: {
-        ptz: services.ptz !== undefined && out.some((p) => p.ptzConfigurationToken !== undefined),
+        ptz,
         events: services.events !== undefined,
         pullPoint: services.events !== undefined && services.pullPointSupport !== false,
         media2: services.media2 !== undefined,

@@ -49,6 +49,7 @@ export {
   parseDeviceInformation,
   parseEventProperties,
   parseGetCapabilities,
+  parseGetNodes,
   parseGetPresets,
   parseGetProfiles,
   parseGetProfiles2,

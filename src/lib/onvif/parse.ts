@@ -13,6 +13,7 @@ import type {
   OnvifEvent,
   OnvifServiceEntry,
   OnvifServiceKind,
+  PtzNodeCapabilities,
   PtzPreset,
   PtzVector,
   PullMessagesResult,
@@ -223,6 +224,7 @@ export function parseGetProfiles(payload: XmlElement): MediaProfile[] {
       video: vec ? videoEncoder1(vec) : undefined,
       hasAudio: child(p, 'AudioEncoderConfiguration') !== undefined,
       ptzConfigurationToken: child(p, 'PTZConfiguration')?.attrs.token,
+      ptzNodeToken: textAt(p, 'PTZConfiguration', 'NodeToken'),
     })
   }
   return out
@@ -264,6 +266,7 @@ export function parseGetProfiles2(payload: XmlElement): MediaProfile[] {
       video,
       hasAudio: child(conf, 'AudioEncoder') !== undefined,
       ptzConfigurationToken: child(conf, 'PTZ')?.attrs.token,
+      ptzNodeToken: textAt(conf, 'PTZ', 'NodeToken'),
     })
   }
   return out
@@ -308,6 +311,24 @@ export function parseGetPresets(payload: XmlElement): PtzPreset[] {
     const token = p.attrs.token
     if (!token) continue
     out.push({ token, name: textAt(p, 'Name') ?? '', position: vector(child(p, 'PTZPosition')) })
+  }
+  return out
+}
+
+/** GetNodesResponse (PTZNode*) or GetNodeResponse (PTZNode) → what each head can do. */
+export function parseGetNodes(payload: XmlElement): PtzNodeCapabilities[] {
+  if (payload.name !== 'GetNodesResponse' && payload.name !== 'GetNodeResponse') throw unexpected(`expected GetNodesResponse, got ${payload.name}`)
+  const out: PtzNodeCapabilities[] = []
+  for (const n of children(payload, 'PTZNode')) {
+    const spaces = child(n, 'SupportedPTZSpaces')
+    const has = (name: string): boolean => child(spaces, name) !== undefined
+    out.push({
+      token: n.attrs.token ?? '',
+      panTilt: { continuous: has('ContinuousPanTiltVelocitySpace'), relative: has('RelativePanTiltTranslationSpace'), absolute: has('AbsolutePanTiltPositionSpace') },
+      zoom: { continuous: has('ContinuousZoomVelocitySpace'), relative: has('RelativeZoomTranslationSpace'), absolute: has('AbsoluteZoomPositionSpace') },
+      maxPresets: parseNum(textAt(n, 'MaximumNumberOfPresets')) ?? 0,
+      home: parseBool(textAt(n, 'HomeSupported')) ?? false,
+    })
   }
   return out
 }

@@ -74,6 +74,18 @@ export interface MediaProfile {
   hasAudio: boolean
   /** PTZ configuration token; set when the profile can steer PTZ */
   ptzConfigurationToken: string | undefined
+  /** the PTZ node (head) that configuration steers */
+  ptzNodeToken?: string | undefined
+}
+
+/** Which moves a PTZ node (head) takes: a space missing from its SupportedPTZSpaces is a mode it lacks. */
+export interface PtzNodeCapabilities {
+  token: string
+  panTilt: { continuous: boolean; relative: boolean; absolute: boolean }
+  zoom: { continuous: boolean; relative: boolean; absolute: boolean }
+  /** MaximumNumberOfPresets; 0: no presets */
+  maxPresets: number
+  home: boolean
 }
 
 export interface MediaUri {
@@ -159,6 +171,8 @@ export interface DeviceReport {
   profiles: InterrogatedProfile[]
   main: StreamChoice | undefined
   sub: StreamChoice | undefined
+  /** the spaces of the PTZ node the main profile steers; undefined when not known (no PTZ, or GetNodes failed) */
+  ptzNode?: PtzNodeCapabilities | undefined
   capabilities: {
     ptz: boolean
     events: boolean

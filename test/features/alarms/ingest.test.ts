@@ -122,3 +122,32 @@ t.test('floods: 100 one-button alarms → 100 cases; a flooding camera is rate-l
   const metrics = await gw.app.inject({ method: 'GET', url: '/metrics' })
   if (metrics.statusCode === 200) t.match(metrics.body, /gateway_alarms_total\{kind="motion",outcome="rate_limited"\} \d+/)
 })
+
+t.test('people and vehicle detections open cases of their own kinds (they were "other")', async (t) => {
+  const gw = await startTestGateway(t)
+  const { ingest } = gw.services
+  const cam = cameraId(gw, 'JD01-SQ01')
+  const people = await ingest.ingest({ cameraId: cam, event: notification({ topic: 'tns1:RuleEngine/MyRuleDetector/PeopleDetect', source: { Source: 'VideoSource_1' }, data: { State: 'true' } }) })
+  const vehicle = await ingest.ingest({ cameraId: cam, event: notification({ topic: 'tns1:RuleEngine/MyRuleDetector/VehicleDetect', source: { Source: 'VideoSource_1' }, data: { State: 'true' } }) })
+  t.match(people, { outcome: 'opened' })
+  t.match(vehicle, { outcome: 'opened' })
+  t.match(gw.services.cases.getUnscoped(people.caseId!), { kind: 'person', title: /人员检测/ })
+  t.match(gw.services.cases.getUnscoped(vehicle.caseId!), { kind: 'vehicle', title: /车辆检测/ })
+  const rules = await gw.as(await gw.login('admin')).get(`/api/alarm-rules?unit=${unitId(gw, 'JD01')}`)
+  t.equal(rules.statusCode, 200, rules.body)
+  t.ok(['person', 'vehicle', 'face'].every((k) => rules.json.rules.some((r: { kind: string }) => r.kind === k)), 'rules cover the new kinds')
+})
+
+t.test('Initialized messages: a state already known raises nothing; an "on" not known raises', async (t) => {
+  const gw = await startTestGateway(t)
+  const { ingest } = gw.services
+  const cam = cameraId(gw, 'JD01-SQ02')
+  t.match(await ingest.ingest({ cameraId: cam, event: cellMotion(true, 'Initialized') }), { outcome: 'opened' }, 'on, not known before (first subscription): an alarm')
+  t.match(await ingest.ingest({ cameraId: cam, event: cellMotion(true, 'Initialized') }), { outcome: 'ignored' }, 'on again from a new subscription: known, nothing new')
+  t.match(await ingest.ingest({ cameraId: cam, event: cellMotion(false) }), { outcome: 'ignored' })
+  t.match(await ingest.ingest({ cameraId: cam, event: cellMotion(false, 'Initialized') }), { outcome: 'ignored' })
+  t.match(await ingest.ingest({ cameraId: cam, event: cellMotion(true, 'Initialized') }), { outcome: 'merged' }, 'on after a known off (changed while unsubscribed): counted')
+  const other = cameraId(gw, 'JD01-SQ03')
+  t.match(await ingest.ingest({ cameraId: other, event: cellMotion(true) }), { outcome: 'opened' })
+  t.match(await ingest.ingest({ cameraId: other, event: cellMotion(true, 'Initialized') }), { outcome: 'ignored' }, 'per camera')
+})

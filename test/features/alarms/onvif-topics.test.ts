@@ -43,3 +43,30 @@ t.test('vendor rule topics: Hikvision MyRuleDetector, vendor namespaces, Dahua n
   t.equal(parseState('OFF'), false)
   t.equal(parseState('maybe'), undefined)
 })
+
+t.test('people, vehicle and face detection of the common vendors and ONVIF Profile M', async (t) => {
+  const kind = (topic: string, data: Record<string, string> = { State: 'true' }, source: Record<string, string> = { Source: 'VideoSource_1' }) => normalizeOnvifEvent(notification({ topic, source, data }))
+  // Hikvision smart events (and the firmwares that copy its MyRuleDetector names)
+  t.match(kind('tns1:RuleEngine/MyRuleDetector/PeopleDetect'), { kind: 'person', active: true })
+  t.match(kind('tns1:RuleEngine/MyRuleDetector/VehicleDetect'), { kind: 'vehicle', active: true })
+  t.match(kind('tns1:RuleEngine/MyRuleDetector/FaceDetect', { State: 'false' }), { kind: 'face', active: false })
+  t.match(kind('tns1:RuleEngine/MyRuleDetector/HumanShapeDetect', { IsPeople: 'true' }), { kind: 'person', active: true })
+  // TP-Link/Tapo, Uniview: PeopleDetector with IsPeople
+  t.match(kind('tns1:RuleEngine/PeopleDetector/People', { IsPeople: 'true' }, { VideoSourceConfigurationToken: 'vs', Rule: 'MyPeopleDetectorRule' }), { kind: 'person', active: true, rule: 'MyPeopleDetectorRule' })
+  // Dahua IVS detectors by name
+  t.match(kind('tns1:RuleEngine/FaceDetector/FaceDetection'), { kind: 'face', active: true })
+  t.match(kind('tns1:RuleEngine/HumanDetector/Human', { State: '1' }), { kind: 'person', active: true })
+  t.match(kind('tns1:RuleEngine/VehicleDetector/Vehicle', { State: '0' }), { kind: 'vehicle', active: false })
+  t.match(kind('tns1:RuleEngine/LoiteringDetector/ObjectIsLoitering', { IsLoitering: 'true', State: 'true' }), { kind: 'intrusion', active: true })
+  // Profile M: field entrance, recognitions (pulses)
+  t.match(kind('tns1:RuleEngine/FieldDetector/RegionEntrance', { ObjectId: '3' }), { kind: 'intrusion', active: true })
+  t.match(kind('tns1:RuleEngine/Recognition/Face', { Likelihood: '0.9' }), { kind: 'face', active: true })
+  t.match(kind('tns1:RuleEngine/Recognition/LicensePlate', { PlateNumber: '浙A12345' }), { kind: 'vehicle', active: true })
+  // Axis applications (tnsaxis:, state `active`) and vendor namespaces
+  t.match(kind('tnsaxis:CameraApplicationPlatform/FenceGuard/Camera1Profile1', { active: '1' }), { kind: 'line_crossing', active: true })
+  t.match(kind('tnsaxis:CameraApplicationPlatform/LoiteringGuard/Camera1Profile1', { active: '0' }), { kind: 'intrusion', active: false })
+  t.match(kind('tnsdahua:HumanDetect', { State: 'true' }), { kind: 'person', active: true })
+  // an unknown detector stays unclassified (and is ignored, as before)
+  t.match(kind('tns1:RuleEngine/CountAggregationDetector/Counter', { Count: '4' }), { kind: 'other', active: undefined })
+  t.match(kind('tns1:RuleEngine/RecognitionDetector/Something', { State: 'true' }), { kind: 'other' }, 'no I/O input out of a name that only contains "io"')
+})

@@ -81,3 +81,45 @@ t.test('PullPoint against the ONVIF simulator: motion opens one case, pulses upd
   t.ok(Date.now() - t0 < 5000, `closed in ${Date.now() - t0} ms`)
   await until('unsubscribed', () => hik.activeSubscriptions === 0 && dahua.activeSubscriptions === 0, 3000)
 })
+
+t.test('a camera clock that wanders (1 s resolution) keeps the subscription; a held motion is one alarm, also across a re-subscription', async (t) => {
+  const sim = await startOnvifSimulator({ address: '127.26.1.1', vendor: 'dahua', authFailureStatus: 400, password: 'pp-pass', maxPullWaitMs: 1000, clockResolutionMs: 1000 })
+  t.teardown(() => sim.close())
+  const gw = await startTestGateway(t, { overrides: { alarms: { pullPoint: true, pullPointTerminationSeconds: 60 } } })
+  gw.services.cases.setSnapshotSource(fakeSnapshots())
+  const actor = systemPrincipal('test')
+  const cam = gw.services.registry.create(actor, { unitId: unitId(gw, 'JD01-SQ01'), name: 'wandering clock', class: 2, kind: 'fixed', onvifUrl: sim.xaddr, credentials: { username: 'admin', password: 'pp-pass' }, capabilities: { ptz: false, events: true } })
+  await until('a subscription', () => sim.activeSubscriptions === 1)
+  const motionAlarms = () => gw.services.db.prepare("SELECT COUNT(*) FROM alarms WHERE kind = 'motion' AND camera_id = ?").pluck().get(cam.id) as number
+  sim.emitMotion(true) // held on for the whole test
+  await until('the motion alarm', () => motionAlarms() === 1)
+
+  // health measures the offset again and again; each resync (timer, or any camera edit) compares settings
+  for (let i = 1; i <= 4; i++) {
+    sim.setClockSkew(i % 2 ? 3 : 0)
+    await gw.services.health.sweep()
+    const offset = gw.services.registry.getEnabledForSystem(cam.id)!.camera.clockOffsetMs!
+    t.ok(i % 2 ? offset > 1500 : offset < 1500, `offset ${offset} ms stored`)
+    gw.services.registry.update(actor, cam.id, { name: `wandering clock ${i}` })
+    // the next pulls are signed on the new offset and accepted
+    const mark = sim.calls.length
+    await until('an accepted pull after the offset moved', () => sim.calls.slice(mark).some((c) => c.action === 'PullMessages' && c.authenticated))
+  }
+  t.equal(sim.subscriptionsCreated, 1, 'one subscription for the whole time')
+  t.notOk(sim.calls.some((c) => c.action === 'Unsubscribe'), 'never torn down')
+  t.notOk(sim.calls.some((c) => !c.authenticated && c.action !== 'GetSystemDateAndTime' && c.action !== 'GetServices' && c.action !== 'GetCapabilities'), 'no request refused')
+
+  // a reboot forces a new subscription: its Initialized "motion on" is a state already known
+  const subscriptions = sim.subscriptionsCreated
+  sim.reboot({ downMs: 200 })
+  await until('a new subscription', () => sim.subscriptionsCreated > subscriptions && sim.activeSubscriptions === 1)
+  const mark = sim.calls.length
+  await until('the Initialized messages pulled', () => sim.calls.slice(mark).filter((c) => c.action === 'PullMessages').length >= 2)
+  gw.services.ingest.flushNow()
+  t.equal(motionAlarms(), 1, 'still one alarm')
+  t.equal((gw.services.db.prepare("SELECT occurrences FROM cases WHERE kind = 'motion' AND camera_id = ?").pluck().get(cam.id) as number), 1, 'one occurrence')
+  // a motion that ends and starts again is a new alarm
+  sim.emitMotion(false)
+  sim.emitMotion(true)
+  await until('the second motion', () => motionAlarms() === 2)
+})

@@ -156,11 +156,14 @@ t.test('restarts never leave the old PullPoint behind (cameras that keep a pull 
   const cam = addCamera(gw, sim, 'capped camera', 'pp-pass')
   await until('a subscription', () => sim.activeSubscriptions === 1)
 
-  // 1) restarts of the camera loop (the camera's settings changed): 7 of them, more than the cap
+  // 1) restarts of the camera loop (the camera's settings changed: its password rotated): 7 of them, more than the cap
   for (let i = 1; i <= 7; i++) {
     const created = sim.subscriptionsCreated
-    gw.services.registry.setClockOffset(cam.id, i)
-    gw.services.registry.update(actor, cam.id, { name: `capped camera ${i}` })
+    const unsubscribes = sim.calls.filter((c) => c.action === 'Unsubscribe' && c.authenticated).length
+    gw.services.registry.update(actor, cam.id, { name: `capped camera ${i}`, credentials: { username: 'admin', password: `pp-pass-${i}` } })
+    // the old loop releases its subscription with the old password, then the camera takes the new one
+    await until(`release ${i}`, () => sim.calls.filter((c) => c.action === 'Unsubscribe' && c.authenticated).length > unsubscribes)
+    sim.setPassword(`pp-pass-${i}`)
     await until(`restart ${i}`, () => sim.subscriptionsCreated > created && sim.activeSubscriptions === 1)
   }
   t.equal(sim.peakSubscriptions, 1, 'never more than one live subscription across 7 restarts')

@@ -126,7 +126,7 @@ t.test('adoption with the right password fills the registry; the candidate becom
   t.equal(cam.streams.sub.uri, rtsp.url('/sub'))
   t.equal(cam.streams.sub.width, 640)
   t.match(cam.snapshotUri, /^http:\/\/127\.33\.2\.1:/)
-  t.same(cam.capabilities, { ptz: true, events: true })
+  t.same(cam.capabilities, { ptz: true, events: true, ptzFeatures: { panTilt: { continuous: true, relative: true, absolute: true }, zoom: { continuous: true, relative: true, absolute: true }, presets: true } })
   t.equal(cam.hasCredentials, true)
   t.ok(Math.abs(cam.clockOffsetMs) < 2000)
   t.match(await describe(cam.streams.main.uri), /RTSP\/1.0 200/, 'the stored main stream URI answers on the real RTSP server')

@@ -382,3 +382,52 @@ t.test('a snapshot verdict is carried while the snapshot is not due', async (t) 
     t.match(h.checks.find((c) => c.check === 'snapshot'), { check: 'snapshot', ok: false, reason: 'covered', data: { carried: true } }, `check ${i + 2}: the verdict is carried`)
   }
 })
+
+t.test('a wrong ONVIF password is degraded auth_failed (GetDeviceInformation every Nth check); a failing event subscription is events_failed', async (t) => {
+  // the real camera's RTSP and snapshot are open, and GetSystemDateAndTime needs no login
+  const gw = await startTestGateway(t, { demo: false, overrides: { health: { ...HEALTH, onvifAuthEveryChecks: 3 }, alarms: { pullPoint: true } } })
+  const street = gw.services.org.create(actor, { parentId: null, tier: 'street', code: 'T-JD', name: '测试街道' })
+  const cam = await sim({ authFailureStatus: 400 })
+  const id = camera(gw, street.id, 'password changed', { onvifUrl: cam.xaddr, snapshotUri: snapshotUri(cam) })
+  const { health } = gw.services
+  const h = () => health.cameraHealth(actor, id)
+  await health.sweep()
+  t.match(h(), { status: 'online', reasons: [] })
+  t.match(h().checks.find((c) => c.check === 'onvif_auth'), { ok: true }, 'the first check logs in')
+
+  cam.setPassword('changed on the camera')
+  for (const n of [2, 3]) {
+    await health.sweep() // the login is not due; the last verdict stands
+    t.match(h(), { status: 'online' }, `check ${n}`)
+    t.match(h().checks.find((c) => c.check === 'onvif_auth'), { ok: true, data: { carried: true } })
+  }
+  await health.sweep() // 4th: due (3 checks after the last login)
+  t.match(h(), { status: 'degraded', reasons: ['auth_failed'] }, 'the changed password is noticed')
+  t.match(h().checks.find((c) => c.check === 'onvif_auth'), { ok: false, reason: 'auth_failed' })
+  t.match(h().checks.find((c) => c.check === 'onvif_clock'), { ok: true }, 'the clock still answers')
+  await health.sweep()
+  t.match(h(), { status: 'degraded', reasons: ['auth_failed'] }, 'carried while not due')
+  const manual = await gw.as(await gw.login('admin')).post(`/api/cameras/${id}/health/check`)
+  t.ok(manual.statusCode < 300, manual.body)
+  t.match(h(), { status: 'degraded', reasons: ['auth_failed'] })
+  cam.setPassword(CAM_PASSWORD)
+  await gw.as(await gw.login('admin')).post(`/api/cameras/${id}/health/check`)
+  t.match(h(), { status: 'online', reasons: [] }, 'a manual check logs in again: fixed')
+
+  // events: every subscription attempt fails (the camera faults); a few in a row are a health reason
+  cam.setFault({ kind: 'receiver-fault' }, { actions: ['CreatePullPointSubscription'] })
+  gw.services.registry.update(actor, id, { capabilities: { events: true } })
+  const deadline = Date.now() + 20_000
+  while (!h().reasons.includes('events_failed') && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500))
+    await health.sweep()
+  }
+  t.match(h(), { status: 'degraded', reasons: ['events_failed'] }, 'the failing subscription is a reason')
+  t.match(h().checks.find((c) => c.check === 'events'), { ok: false, reason: 'events_failed' })
+  cam.setFault(undefined)
+  while (h().reasons.includes('events_failed') && Date.now() < deadline + 20_000) {
+    await new Promise((r) => setTimeout(r, 500))
+    await health.sweep()
+  }
+  t.match(h(), { status: 'online', reasons: [] }, 'subscribed again: fine')
+})

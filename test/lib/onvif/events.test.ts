@@ -25,9 +25,12 @@ for (const [i, vendor] of (['hikvision', 'axis', 'uniview'] as const).entries())
 
     const first = await sub.pull({ timeoutSec: 1 })
     t.same(
-      first.events.map((e) => [e.topic, e.propertyOperation, e.data.State]),
-      [['tns1:VideoSource/MotionAlarm', 'Initialized', 'false']],
-      'initial state message',
+      first.events.map((e) => [e.topic, e.propertyOperation, e.data.State ?? e.data.IsMotion]),
+      [
+        ['tns1:VideoSource/MotionAlarm', 'Initialized', 'false'],
+        ['tns1:RuleEngine/CellMotionDetector/Motion', 'Initialized', 'false'],
+      ],
+      'initial state messages, one per property',
     )
 
     // Long poll: the device holds PullMessages until the event arrives.

@@ -54,6 +54,8 @@ export interface SimEvent {
   propertyOperation?: 'Initialized' | 'Changed' | 'Deleted'
   /** defaults to the device clock */
   utcTime?: Date
+  /** default true: a state (replayed as Initialized on new PullPoints); false: a pulse, e.g. a line crossing */
+  isProperty?: boolean
 }
 
 export interface OnvifSimulatorOptions {
@@ -66,6 +68,11 @@ export interface OnvifSimulatorOptions {
   password?: string
   /** device clock minus real time, seconds */
   clockSkewSec?: number
+  /**
+   * The device clock ticks in steps of this many ms (default 1: exact). Cheap firmwares keep time in
+   * whole seconds (1000): the offset a client measures then swings by up to a second between reads.
+   */
+  clockResolutionMs?: number
   /** UsernameToken Created must be within ± this of the device clock, default 5 s */
   maxTokenAgeSec?: number
   /** override the vendor's HTTP status for refused credentials */
@@ -81,6 +88,21 @@ export interface OnvifSimulatorOptions {
   /** WS-Discovery endpoint reference, default a stable urn:uuid derived from the address */
   uuid?: string
   ptz?: boolean
+  /**
+   * The PTZ node's spaces (GetNodes, GetConfigurationOptions); default all of them. A camera with
+   * a pan/tilt head and a fixed lens has no zoom spaces (`zoom: false`): like real firmwares it
+   * still answers zoom requests with success and does not move.
+   */
+  ptzSpaces?: { panTilt?: boolean; zoom?: boolean; absolute?: boolean; relative?: boolean; continuous?: boolean; presets?: boolean }
+  /** `honour` (default, as the spec says): a ContinuousMove stops by itself after its Timeout; `ignore`: it keeps moving until Stop */
+  ptzTimeout?: 'honour' | 'ignore'
+  /** longest preset name the device takes (UTF-8 bytes, default 32); longer ones fault ter:InvalidPresetName */
+  maxPresetNameBytes?: number
+  /**
+   * Every new PullPoint subscription starts with an `Initialized` message per property holding its
+   * current state (what real cameras do). Default true; false: no Initialized messages.
+   */
+  initializedMessages?: boolean
   /**
    * `true` (default): PullPoint and push (Subscribe) both work. `'push'`: a device without PullPoint:
    * CreatePullPointSubscription answers ter:ActionNotSupported, GetCapabilities says
@@ -180,6 +202,10 @@ export class SimulatedDevice {
   #nextPresetId = 3
   #position = { pan: 0, tilt: 0, zoom: 0 }
   #moving = { pan: 0, tilt: 0, zoom: 0 }
+  /** the pending self-stop of a ContinuousMove with a Timeout (ptzTimeout 'honour') */
+  #moveTimer: NodeJS.Timeout | undefined
+  /** current state of each property event (topic + source), replayed as Initialized on new PullPoints */
+  readonly #properties = new Map<string, SimEvent>()
   readonly #subs = new Map<number, Subscription>()
   readonly #presets = new Map<string, Preset>()
   readonly #nonces = new Set<string>()
@@ -207,6 +233,13 @@ export class SimulatedDevice {
     this.serialNumber = opts.serialNumber ?? `${this.vendor.serialPrefix}${this.address.split('.').map((o) => o.padStart(3, '0')).join('').slice(-8)}`
     this.#presets.set('1', { token: '1', name: 'Gate', pan: -0.5, tilt: 0.1, zoom: 0 })
     this.#presets.set('2', { token: '2', name: 'Parking', pan: 0.4, tilt: -0.2, zoom: 0.3 })
+    // the states a camera reports before anything happened
+    this.#setProperty({ topic: 'tns1:VideoSource/MotionAlarm', source: { Source: 'VideoSource_1' }, data: { State: 'false' } })
+    this.#setProperty({
+      topic: 'tns1:RuleEngine/CellMotionDetector/Motion',
+      source: { VideoSourceConfigurationToken: 'VideoSourceToken', VideoAnalyticsConfigurationToken: 'VideoAnalyticsToken', Rule: 'MyMotionDetectorRule' },
+      data: { IsMotion: 'false' },
+    })
     this.#server = http.createServer((req, res) => void this.#handle(req, res))
     this.#server.keepAliveTimeout = 2000
     this.#server.on('connection', (s: Socket) => {
@@ -272,9 +305,11 @@ export class SimulatedDevice {
   get #pullPointEnabled(): boolean {
     return this.#opts.events === undefined || this.#opts.events === true
   }
-  /** the device's clock, ms */
+  /** the device's clock, ms (in steps of clockResolutionMs) */
   now(): number {
-    return Date.now() + this.#skewMs
+    const t = Date.now() + this.#skewMs
+    const step = this.#opts.clockResolutionMs ?? 1
+    return step > 1 ? Math.floor(t / step) * step : t
   }
   get isDown(): boolean {
     return Date.now() < this.#downUntil
@@ -327,9 +362,13 @@ export class SimulatedDevice {
     this.#faultActions = opts.actions ? new Set(opts.actions) : undefined
   }
 
-  /** Queue a notification on every live subscription. */
+  /** Queue a notification on every live subscription. A property event (Changed/Initialized) also becomes the property's current state. */
   emitEvent(ev: SimEvent): void {
     this.#expire()
+    if (ev.isProperty === false) {
+      // a pulse: never replayed
+    } else if (ev.propertyOperation !== 'Deleted') this.#setProperty(ev)
+    else this.#properties.delete(propertyKey(ev))
     const xml = this.#notification(ev)
     for (const s of this.#subs.values()) {
       if (s.consumer !== undefined) {
@@ -366,6 +405,11 @@ export class SimulatedDevice {
     this.emitEvent({ topic, source: { Source: 'VideoSourceToken' }, data: { State: String(active) } })
   }
 
+  /** The Initialized messages a new PullPoint starts with: every property's current state. */
+  #setProperty(ev: SimEvent): void {
+    this.#properties.set(propertyKey(ev), { ...ev, propertyOperation: 'Initialized', utcTime: undefined })
+  }
+
   /**
    * Drop every subscription and connection, as a power cycle does; with `downMs` the device refuses
    * connections (and ignores discovery) for that long.
@@ -375,6 +419,7 @@ export class SimulatedDevice {
     this.#subs.clear()
     this.#nonces.clear()
     this.#moving = { pan: 0, tilt: 0, zoom: 0 }
+    clearTimeout(this.#moveTimer)
     this.#downUntil = Date.now() + (opts.downMs ?? 0)
     for (const r of this.#hanging) r.destroy()
     this.#hanging.clear()
@@ -386,6 +431,7 @@ export class SimulatedDevice {
     this.#closed ??= (async () => {
       for (const t of this.#timers) clearTimeout(t)
       this.#timers.clear()
+      clearTimeout(this.#moveTimer)
       for (const ac of this.#deliveries) ac.abort()
       this.#deliveries.clear()
       for (const s of this.#subs.values()) s.waiter?.()
@@ -784,10 +830,18 @@ export class SimulatedDevice {
         ptzOnly()
         this.#profileIndex(text(get(params, 'ProfileToken')))
         const v = get(params, 'Velocity')
+        const spaces = this.#spaces
+        // a head without the space answers success and does not move (what the real firmware does)
         this.#moving = {
-          pan: Number(attr(get(v, 'PanTilt'), 'x') ?? 0),
-          tilt: Number(attr(get(v, 'PanTilt'), 'y') ?? 0),
-          zoom: Number(attr(get(v, 'Zoom'), 'x') ?? 0),
+          pan: spaces.panTilt ? Number(attr(get(v, 'PanTilt'), 'x') ?? 0) : 0,
+          tilt: spaces.panTilt ? Number(attr(get(v, 'PanTilt'), 'y') ?? 0) : 0,
+          zoom: spaces.zoom ? Number(attr(get(v, 'Zoom'), 'x') ?? 0) : 0,
+        }
+        clearTimeout(this.#moveTimer)
+        const timeout = durationOrTime(text(get(params, 'Timeout')), this.now())
+        if (timeout !== undefined && (this.#opts.ptzTimeout ?? 'honour') === 'honour') {
+          this.#moveTimer = setTimeout(() => this.#integrateAndStop(true, true), timeout)
+          this.#moveTimer.unref()
         }
         return { body: `<${tptz}:ContinuousMoveResponse/>` }
       }
@@ -795,20 +849,18 @@ export class SimulatedDevice {
         ptzOnly()
         const stopPt = text(get(params, 'PanTilt')) !== 'false'
         const stopZ = text(get(params, 'Zoom')) !== 'false'
-        // integrate the motion into the position so tests can see that something happened
-        this.#position.pan = clamp(this.#position.pan + this.#moving.pan * 0.1)
-        this.#position.tilt = clamp(this.#position.tilt + this.#moving.tilt * 0.1)
-        this.#position.zoom = clamp01(this.#position.zoom + this.#moving.zoom * 0.1)
-        if (stopPt) this.#moving = { ...this.#moving, pan: 0, tilt: 0 }
-        if (stopZ) this.#moving = { ...this.#moving, zoom: 0 }
+        if (stopPt && stopZ) clearTimeout(this.#moveTimer)
+        this.#integrateAndStop(stopPt, stopZ)
         return { body: `<${tptz}:StopResponse/>` }
       }
       case 'RelativeMove': {
         ptzOnly()
         const tr = get(params, 'Translation')
-        this.#position.pan = clamp(this.#position.pan + Number(attr(get(tr, 'PanTilt'), 'x') ?? 0))
-        this.#position.tilt = clamp(this.#position.tilt + Number(attr(get(tr, 'PanTilt'), 'y') ?? 0))
-        this.#position.zoom = clamp01(this.#position.zoom + Number(attr(get(tr, 'Zoom'), 'x') ?? 0))
+        if (this.#spaces.panTilt) {
+          this.#position.pan = clamp(this.#position.pan + Number(attr(get(tr, 'PanTilt'), 'x') ?? 0))
+          this.#position.tilt = clamp(this.#position.tilt + Number(attr(get(tr, 'PanTilt'), 'y') ?? 0))
+        }
+        if (this.#spaces.zoom) this.#position.zoom = clamp01(this.#position.zoom + Number(attr(get(tr, 'Zoom'), 'x') ?? 0))
         return { body: `<${tptz}:RelativeMoveResponse/>` }
       }
       case 'GetPresets': {
@@ -842,9 +894,23 @@ export class SimulatedDevice {
           if (this.#presets.size >= 255) throw new SimFault(500, 'env:Receiver', ['ter:Action', 'ter:TooManyPresets'], 'Maximum number of presets reached')
           token = String(this.#nextPresetId++)
         }
+        if (name !== undefined && Buffer.byteLength(name) > (this.#opts.maxPresetNameBytes ?? 32)) {
+          throw new SimFault(400, 'env:Sender', ['ter:InvalidArgVal', 'ter:InvalidPresetName'], 'The preset name is too long or contains invalid characters')
+        }
+        if (name !== undefined && [...this.#presets.values()].some((p) => p.name === name && p.token !== token)) {
+          throw new SimFault(400, 'env:Sender', ['ter:InvalidArgVal', 'ter:PresetExist'], 'A preset with this name already exists')
+        }
         const prev = this.#presets.get(token)
         this.#presets.set(token, { token, name: name ?? prev?.name ?? `Preset ${token}`, ...this.#position })
         return { body: `<${tptz}:SetPresetResponse><${tptz}:PresetToken>${esc(token)}</${tptz}:PresetToken></${tptz}:SetPresetResponse>` }
+      }
+      case 'GetNodes':
+        ptzOnly()
+        return { body: `<${tptz}:GetNodesResponse>${this.#ptzNode('PTZNode')}</${tptz}:GetNodesResponse>` }
+      case 'GetNode': {
+        ptzOnly()
+        if (text(get(params, 'NodeToken')) !== 'PTZNODETOKEN') throw new SimFault(400, 'env:Sender', ['ter:InvalidArgVal', 'ter:NoEntity'], 'No such PTZ node')
+        return { body: `<${tptz}:GetNodeResponse>${this.#ptzNode('PTZNode')}</${tptz}:GetNodeResponse>` }
       }
       case 'GetEventProperties':
         evOnly()
@@ -860,9 +926,7 @@ export class SimulatedDevice {
         const s: Subscription = { id, path: subPath, terminationMs: now + Math.min(Math.max(ttl, 1000), 3600_000), queue: [], waiter: undefined }
         this.#addSubscription(s)
         // Real cameras start every PullPoint with the current state of their properties.
-        s.queue.push(
-          this.#notification({ topic: 'tns1:VideoSource/MotionAlarm', source: { Source: 'VideoSource_1' }, data: { State: 'false' }, propertyOperation: 'Initialized' }),
-        )
+        if (this.#opts.initializedMessages ?? true) for (const p of this.#properties.values()) s.queue.push(this.#notification(p))
         const refParams =
           this.vendor.subscriptionStyle === 'reference-parameter'
             ? `<${wsa}:ReferenceParameters><dom0:SubscriptionId xmlns:dom0="http://www.axis.com/2009/event">${id}</dom0:SubscriptionId></${wsa}:ReferenceParameters>`
@@ -962,6 +1026,44 @@ export class SimulatedDevice {
       default:
         throw new SimFault(500, 'env:Receiver', ['ter:ActionNotSupported'], 'Optional Action Not Implemented')
     }
+  }
+
+  get #spaces(): Required<NonNullable<OnvifSimulatorOptions['ptzSpaces']>> {
+    return { panTilt: true, zoom: true, absolute: true, relative: true, continuous: true, presets: true, ...this.#opts.ptzSpaces }
+  }
+
+  /** integrate the motion into the position (so tests can see that something happened), then stop */
+  #integrateAndStop(panTilt: boolean, zoom: boolean): void {
+    this.#position.pan = clamp(this.#position.pan + this.#moving.pan * 0.1)
+    this.#position.tilt = clamp(this.#position.tilt + this.#moving.tilt * 0.1)
+    this.#position.zoom = clamp01(this.#position.zoom + this.#moving.zoom * 0.1)
+    if (panTilt) this.#moving = { ...this.#moving, pan: 0, tilt: 0 }
+    if (zoom) this.#moving = { ...this.#moving, zoom: 0 }
+  }
+
+  /** tt:PTZNode with the spaces this head has (a space absent from the node is a mode the device lacks) */
+  #ptzNode(element: string): string {
+    const { tt, tptz } = this.vendor.prefixes
+    const sp = this.#spaces
+    const range = (min: number, max: number): string => `<${tt}:Min>${min}</${tt}:Min><${tt}:Max>${max}</${tt}:Max>`
+    const pt = (name: string, uri: string): string =>
+      `<${tt}:${name}><${tt}:URI>http://www.onvif.org/ver10/tptz/PanTiltSpaces/${uri}</${tt}:URI><${tt}:XRange>${range(-1, 1)}</${tt}:XRange><${tt}:YRange>${range(-1, 1)}</${tt}:YRange></${tt}:${name}>`
+    const z = (name: string, uri: string, min: number): string =>
+      `<${tt}:${name}><${tt}:URI>http://www.onvif.org/ver10/tptz/ZoomSpaces/${uri}</${tt}:URI><${tt}:XRange>${range(min, 1)}</${tt}:XRange></${tt}:${name}>`
+    const spaces =
+      (sp.panTilt && sp.absolute ? pt('AbsolutePanTiltPositionSpace', 'PositionGenericSpace') : '') +
+      (sp.zoom && sp.absolute ? z('AbsoluteZoomPositionSpace', 'PositionGenericSpace', 0) : '') +
+      (sp.panTilt && sp.relative ? pt('RelativePanTiltTranslationSpace', 'TranslationGenericSpace') : '') +
+      (sp.zoom && sp.relative ? z('RelativeZoomTranslationSpace', 'TranslationGenericSpace', -1) : '') +
+      (sp.panTilt && sp.continuous ? pt('ContinuousPanTiltVelocitySpace', 'VelocityGenericSpace') : '') +
+      (sp.zoom && sp.continuous ? z('ContinuousZoomVelocitySpace', 'VelocityGenericSpace', -1) : '') +
+      (sp.panTilt ? `<${tt}:PanTiltSpeedSpace><${tt}:URI>http://www.onvif.org/ver10/tptz/PanTiltSpaces/GenericSpeedSpace</${tt}:URI><${tt}:XRange>${range(0, 1)}</${tt}:XRange></${tt}:PanTiltSpeedSpace>` : '') +
+      (sp.zoom ? `<${tt}:ZoomSpeedSpace><${tt}:URI>http://www.onvif.org/ver10/tptz/ZoomSpaces/ZoomGenericSpeedSpace</${tt}:URI><${tt}:XRange>${range(0, 1)}</${tt}:XRange></${tt}:ZoomSpeedSpace>` : '')
+    return (
+      `<${tptz}:${element} token="PTZNODETOKEN" FixedHomePosition="false"><${tt}:Name>PTZ</${tt}:Name>` +
+      `<${tt}:SupportedPTZSpaces>${spaces}</${tt}:SupportedPTZSpaces>` +
+      `<${tt}:MaximumNumberOfPresets>${sp.presets ? 255 : 0}</${tt}:MaximumNumberOfPresets><${tt}:HomeSupported>true</${tt}:HomeSupported></${tptz}:${element}>`
+    )
   }
 
   #profileIndex(token: string | undefined): 0 | 1 {
@@ -1182,6 +1284,11 @@ function goneFault(): SimFault {
       isoSeconds(Date.now()) +
       '</wsrf-bf:Timestamp></wsrf-rw:ResourceUnknownFault>',
   )
+}
+
+/** a property is one topic of one source (a camera has a motion state per video source and rule) */
+function propertyKey(ev: SimEvent): string {
+  return JSON.stringify([ev.topic, ev.source ?? {}, ev.key ?? {}])
 }
 
 function clamp(v: number): number {

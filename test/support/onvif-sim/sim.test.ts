@@ -101,3 +101,43 @@ t.test('the simulator refuses non-loopback addresses', async (t) => {
   await t.rejects(startOnvifSimulator({ address: '192.0.2.1' }), /loopback/)
   await t.rejects(OnvifSimulatorFleet.start({ count: 2, firstAddress: '127.255.255.255' }), /127\.0\.0\.0\/8/)
 })
+
+t.test("the real camera's behaviours, each switchable", async (t) => {
+  const real = await startOnvifSimulator({ address: '127.24.1.1', vendor: 'dahua', password: creds.password, clockResolutionMs: 1000, ptzTimeout: 'ignore', ptzSpaces: { zoom: false }, authFailureStatus: 400 })
+  const spec = await startOnvifSimulator({ address: '127.24.1.2', vendor: 'hikvision', password: creds.password, initializedMessages: false })
+  t.teardown(() => Promise.all([real.close(), spec.close()]))
+  t.equal(real.now() % 1000, 0, 'a clock that ticks in whole seconds')
+
+  const c = new OnvifClient({ xaddr: real.xaddr, ...creds, timeoutMs: 2000 })
+  const s = new OnvifClient({ xaddr: spec.xaddr, ...creds, timeoutMs: 2000 })
+  t.teardown(() => {
+    c.close()
+    s.close()
+  })
+  const [node] = await c.getPtzNodes()
+  t.match(node, { panTilt: { continuous: true, relative: true }, zoom: { continuous: false, relative: false, absolute: false }, maxPresets: 255 })
+  t.match((await s.getPtzNodes())[0], { zoom: { continuous: true, relative: true, absolute: true } })
+  await c.relativeZoom('MediaProfile000', 0.5)
+  t.equal(real.ptzPosition.zoom, 0, 'no zoom space: success, and nothing moves')
+
+  await c.continuousMove('MediaProfile000', { pan: 0.5 }, 200)
+  await s.continuousMove('Profile_1', { pan: 0.5 }, 200)
+  await new Promise((r) => setTimeout(r, 400))
+  t.equal(real.ptzVelocity.pan, 0.5, 'Timeout ignored: still moving')
+  t.equal(spec.ptzVelocity.pan, 0, 'Timeout honoured: stopped by itself')
+
+  // Initialized messages with each property's current state on a new PullPoint
+  real.emitMotion(true)
+  const sub = await c.createPullPointSubscription({ initialTerminationSec: 30 })
+  const { events } = await sub.pull({ timeoutSec: 1 })
+  t.match(events.find((e) => e.topic === 'tns1:RuleEngine/CellMotionDetector/Motion'), { propertyOperation: 'Initialized', data: { IsMotion: 'true' } })
+  t.match(events.find((e) => e.topic === 'tns1:VideoSource/MotionAlarm'), { propertyOperation: 'Initialized', data: { State: 'false' } })
+  const none = await (await s.createPullPointSubscription({ initialTerminationSec: 30 })).pull({ timeoutSec: 1 })
+  t.same(none.events, [], 'initializedMessages: false')
+
+  // a refused password: HTTP 400 with a SOAP NotAuthorized fault
+  real.setPassword('changed')
+  const err = await c.getDeviceInformation().catch((e: unknown) => e)
+  t.ok(err instanceof OnvifAuthError, String(err))
+  t.match(err, { httpStatus: 400, fault: { subcodes: ['ter:NotAuthorized'] } })
+})

@@ -7,6 +7,12 @@ export type Role = 'admin' | 'technician' | 'patrol' | 'researcher'
 export type CameraKind = 'fixed' | 'ptz' | 'dome' | 'door_access' | 'checkpoint'
 export type CameraClass = 1 | 2 | 3
 export type CameraStatus = 'unknown' | 'online' | 'degraded' | 'offline'
+/** what the PTZ head can do (from the camera's PTZ node); null: not known, every control shown */
+export interface PtzFeatures {
+  panTilt: { continuous: boolean; relative: boolean; absolute: boolean }
+  zoom: { continuous: boolean; relative: boolean; absolute: boolean }
+  presets: boolean
+}
 export const CAMERA_KINDS: CameraKind[] = ['fixed', 'ptz', 'dome', 'door_access', 'checkpoint']
 export const CAMERA_STATUSES: CameraStatus[] = ['online', 'degraded', 'offline', 'unknown']
 export const ROLES: Role[] = ['admin', 'technician', 'patrol', 'researcher']
@@ -56,7 +62,7 @@ export interface Camera {
   device: { manufacturer: string | null; model: string | null; serial: string | null; firmware: string | null }
   streams: { main: Stream | null; sub: Stream | null }
   snapshotUri: string | null
-  capabilities: { ptz: boolean; events: boolean }
+  capabilities: { ptz: boolean; events: boolean; ptzFeatures: PtzFeatures | null }
   tags: string[]
   enabled: boolean
   sharedUpward: boolean
@@ -211,8 +217,8 @@ export const api = {
 // --- alarms and cases ------------------------------------------------------------------------
 export type CaseState = 'registered' | 'dispatched' | 'in_progress' | 'resolved' | 'closed' | 'archived'
 export type Priority = 'urgent' | 'high' | 'normal' | 'low'
-export type AlarmKind = 'motion' | 'tamper' | 'video_loss' | 'line_crossing' | 'intrusion' | 'one_button_alarm' | 'one_button_help' | 'io_input' | 'camera_offline' | 'other'
-export const ALARM_KINDS: AlarmKind[] = ['motion', 'tamper', 'video_loss', 'line_crossing', 'intrusion', 'one_button_alarm', 'one_button_help', 'io_input', 'camera_offline', 'other']
+export type AlarmKind = 'motion' | 'tamper' | 'video_loss' | 'line_crossing' | 'intrusion' | 'one_button_alarm' | 'one_button_help' | 'io_input' | 'person' | 'vehicle' | 'face' | 'camera_offline' | 'other'
+export const ALARM_KINDS: AlarmKind[] = ['motion', 'tamper', 'video_loss', 'line_crossing', 'intrusion', 'one_button_alarm', 'one_button_help', 'io_input', 'person', 'vehicle', 'face', 'camera_offline', 'other']
 export const CASE_STATES: CaseState[] = ['registered', 'dispatched', 'in_progress', 'resolved', 'closed', 'archived']
 export interface Case {
   id: number

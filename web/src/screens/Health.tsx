@@ -27,6 +27,7 @@ const REASONS: Record<string, [zh: string, en: string]> = {
   onvif_unreachable: ['ONVIF 不可达', 'ONVIF unreachable'],
   onvif_error: ['ONVIF 错误', 'ONVIF error'],
   rtsp_error: ['RTSP 错误', 'RTSP error'],
+  events_failed: ['事件订阅失败', 'event subscription failing'],
 }
 export const reasonText = (code: string, lang: Lang) => REASONS[code]?.[lang === 'zh' ? 0 : 1] ?? code
 const pct = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)}%`)

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
-import type { Camera } from '../lib/api'
+import type { Camera, PtzFeatures } from '../lib/api'
 import { formatClock, stamp, useNow } from '../lib/clock'
 import { t, useLang, type Key } from '../lib/i18n'
 import { ApiError, cases, ptz } from '../lib/api'
@@ -81,15 +81,20 @@ export async function caseFromTile(cameraId: number, cameraName: string): Promis
 }
 
 /** Hold to move, release to stop: what a PTZ joystick does. */
-function PtzPad({ cameraId }: { cameraId: number }) {
+function PtzPad({ cameraId, features }: { cameraId: number; features: PtzFeatures | null }) {
   useLang()
+  // a head without a space (a fixed lens has no zoom) gets no buttons for it; unknown: all shown
   const dirs: [string, number, number, number, string][] = [
-    ['▲', 0, 0.5, 0, 'up'],
-    ['◀', -0.5, 0, 0, 'left'],
-    ['▶', 0.5, 0, 0, 'right'],
-    ['▼', 0, -0.5, 0, 'down'],
-    ['＋', 0, 0, 0.5, 'zoom-in'],
-    ['－', 0, 0, -0.5, 'zoom-out'],
+    ...(features && !features.panTilt.continuous ? [] : ([
+      ['▲', 0, 0.5, 0, 'up'],
+      ['◀', -0.5, 0, 0, 'left'],
+      ['▶', 0.5, 0, 0, 'right'],
+      ['▼', 0, -0.5, 0, 'down'],
+    ] as [string, number, number, number, string][])),
+    ...(features && !features.zoom.continuous ? [] : ([
+      ['＋', 0, 0, 0.5, 'zoom-in'],
+      ['－', 0, 0, -0.5, 'zoom-out'],
+    ] as [string, number, number, number, string][])),
   ]
   const fail = (err: unknown) => toast(err instanceof ApiError ? err.message : String(err), 'error')
   return (
@@ -302,7 +307,7 @@ export function VideoTile(props: { index: number; camera: Camera | null; cameraI
               <span>{t('wall.frames')} {stats?.framesDecoded ?? 0}</span>
             </div>
           )}
-          {camera?.capabilities.ptz && <PtzPad cameraId={camera.id} />}
+          {camera?.capabilities.ptz && <PtzPad cameraId={camera.id} features={camera.capabilities.ptzFeatures ?? null} />}
           <div class="tile-actions">
             {hasRole(app.get().me, 'admin', 'patrol') && (
               <button title={t('case.fromTile')} onClick={(e) => { e.stopPropagation(); void caseFromTile(cameraId, camera?.name ?? String(cameraId)) }} data-testid="tile-case">
