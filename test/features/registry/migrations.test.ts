@@ -20,7 +20,7 @@ t.test('upgrading a store from before registry-002: a camera deleted before the 
     audit.record({ actor: { system: 'test' }, action: 'camera.delete', target: { type: 'camera', id }, unitPath: '/1/', detail: {} })
   }
 
-  t.same(migrate(db, [auditMigrations, orgMigrations, registryMigrations].flat()), ['audit-002', 'org-002', 'registry-002'])
+  t.same(migrate(db, [auditMigrations, orgMigrations, registryMigrations].flat()), ['audit-002', 'org-002', 'registry-002', 'registry-003-ptz-features'])
   t.same(db.prepare('SELECT id, name FROM cameras ORDER BY id').all(), [{ id: 1, name: 'camera 1' }, { id: 2, name: 'camera 2' }], 'the cameras, as they were')
   t.same(db.prepare('SELECT rowid FROM cameras_fts WHERE cameras_fts MATCH ?').pluck().all('SN2'), [2], 'the text search (serial) still finds them')
   addCamera.run('camera 5', 'SN5', now, now)
