@@ -13,11 +13,11 @@ status=0
 npx tap --reporter=tap "$@" 2>&1 | tee "$log" || status=$?
 
 # A plain closing line that any CI reader understands.
-summary=$(grep -E '^# \{ total:' "$log" | tail -1 || true)
+summary=$(grep -aE '^# \{ total:' "$log" | tail -1 || true)
 passed=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")
 failed=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
 passed=${passed:-0}
-failed=${failed:-$(grep -cE '^\s*not ok [0-9]+' "$log" || true)}
+failed=${failed:-$(grep -acE '^\s*not ok [0-9]+' "$log" || true)}
 echo "tests: ${passed} passed, ${failed} failed"
 if [ "$status" -eq 0 ] && [ "$failed" -ne 0 ]; then status=1; fi
 exit "$status"

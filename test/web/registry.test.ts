@@ -67,7 +67,7 @@ t.test('registry screens for technicians', async (t) => {
     const form = page.locator('[data-testid=camera-form]')
     await form.locator('input[name=name]').fill('手工新增 球机')
     await form.locator('input[name=lat]').fill('200')
-    await form.locator('input[name=main]').fill('rtsp://192.0.2.10:554/main')
+    await form.locator('input[name=main]').fill('rtsp://10.20.30.40:554/main')
     await form.locator('button[type=submit]').click()
     await page.locator('[data-testid=camera-form-error]').waitFor()
     t.match(await page.locator('[data-testid=camera-form-error]').textContent(), /lat/)

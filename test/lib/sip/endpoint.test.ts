@@ -223,5 +223,5 @@ t.test('a retransmitted request is answered again from its transaction, handed u
   t.equal(res.kind === 'response' && res.status, 200)
   t.match(headerValues(res, 'via')[0], /received=127\.0\.0\.1/, 'received= added for the NAT path')
   t.equal(header(res, 'to'), header(parseDatagram(answers[0]!), 'to'), 'the same To tag both times')
-  t.ok(malformed.length >= 4, `malformed input counted (${malformed.length}): ${malformed.map((e) => e.message).join('; ')}`)
+  t.ok(malformed.length >= 4, `malformed input counted (${malformed.length})`)
 })
