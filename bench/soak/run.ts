@@ -34,6 +34,7 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -192,6 +193,34 @@ async function must<T = any>(method: string, path: string, token: string | null,
   const r = await api<T>(method, path, token, body)
   if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`)
   return r.json
+}
+
+/**
+ * The alarm webhook's sender: a bounded keep-alive pool, as a real alarm system's client. fetch's
+ * pool opens a connection per request in flight, so a stopped gateway (--pause-gateway) left ~60
+ * idle keep-alive connections behind: fds and handles the gateway did not leak.
+ */
+const alarmAgent = new HttpAgent({ keepAlive: true, maxSockets: 4 })
+function postAlarm(body: unknown, token: string): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const payload = Buffer.from(JSON.stringify(body))
+    const req = httpRequest(base + '/api/alarms', { method: 'POST', agent: alarmAgent, headers: { 'content-type': 'application/json', 'content-length': payload.length, 'x-alarm-token': token } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        let json: any = null
+        try {
+          json = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+        } catch {
+          /* not JSON */
+        }
+        resolve({ status: res.statusCode ?? 0, json })
+      })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(payload)
+  })
 }
 
 // --- SSE clients --------------------------------------------------------------------------------
@@ -414,7 +443,7 @@ try {
         : { kind: 'motion', cameraId: cameraIds[i % cameraIds.length], externalId: `soak-${i}` }
       const sentAt = Date.now()
       const s0 = performance.now()
-      const p = api<{ outcome?: string; alarmId?: number | null; caseId?: number | null }>('POST', '/api/alarms', null, body, { 'x-alarm-token': source.token })
+      const p = postAlarm(body, source.token)
         .then((r) => {
           const ms = performance.now() - s0
           alarms.push({ sentAt, ms, status: r.status, outcome: r.json?.outcome ?? String(r.status), oneButton, inPause: inPause(sentAt, sentAt + ms), alarmId: r.json?.alarmId ?? null, caseId: r.json?.caseId ?? null })
@@ -649,6 +678,7 @@ try {
   }
 } finally {
   for (const c of sse) c.stop()
+  alarmAgent.destroy()
   await browser?.close().catch(() => undefined)
   await gw?.stop().catch(() => undefined)
   await rtsp?.close().catch(() => undefined)
