@@ -647,6 +647,7 @@ try {
   figures['error log lines'] = { value: gw.errorLines.length, unit: 'lines', target: 0, better: 'lower' }
   notes.push(`${(DURATION_S / 60).toFixed(1)} min, ${CAMERAS} cameras (${MAIN.width}x${MAIN.height}@${MAIN.fps}, ${MAIN.bitrate} kbit/s, segments ${SEGMENT_S} s), alarms ${ALARM_RATE}/s (1 in ${ONE_BUTTON_EVERY} one-button), ${SSE_CLIENTS} SSE clients, wall of ${tiles.length} reloaded every ${WALL_RELOAD_S / 60} min, health every 15 s; warm-up ${WARMUP_S} s; ${samples.length} samples every ${SAMPLE_S} s`)
   notes.push(`load average at end: ${loadavg()} (other work on the host moves every time figure: compare runs on an idle machine)`)
+  if (DURATION_S < 20 * 60) notes.push('a short run: growth per hour is extrapolated from minutes of samples and says little; leaks show in the 30-minute run')
   notes.push(`log: ${gw.logLines} lines, ${gw.warnLines} warnings, ${gw.errorLines.length} errors → bench/out/soak-gateway.log; health summary reads ${healthReads}; children at end: ${childrenAtEnd.join(', ') || 'none'}`)
   if (pauses.length) notes.push(`injected: ${pauses.map((p) => `${p.what} stopped ${((p.to - p.from) / 1000).toFixed(1)} s at +${((p.from - startedAt) / 1000).toFixed(0)} s`).join('; ')} (stalls, alarm latencies and gaps inside are left out of the figures above)`)
   if (jumps.length) notes.push(`injected: RTP timestamps jumped by ${TS_JUMP_MS} ms at +${jumps.map((j) => ((j - startedAt) / 1000).toFixed(0)).join(', +')} s`)
