@@ -25,6 +25,16 @@ protocols (all|tcp|udp: lower transports offered; tcp answers a UDP SETUP with 4
 RTCP from clients is printed as RTCP_RECEIVED mount=<path> types=<pt[/fmt],...> (201 RR, 206/1 PLI).
 Example: --mount /main --mount /sub:width=320,height=240,fps=10
 
+Timestamp discontinuities (a camera's clock step, an encoder restart, a paused host):
+ts_jump_ms=<signed ms> makes the mount's media timestamps (and so its RTP timestamps, 90 kHz) step
+by that much, between two frames, at every SIGUSR1 the server receives and, with
+ts_jump_after=<seconds>, once that long after the mount's first frame. Negative steps go backwards.
+A SIGUSR1 is acknowledged as TS_JUMP_REQUESTED mounts=<playing ts_jump mounts, comma-separated>;
+each step is printed as TS_JUMP mount=<path> step_ms=<n> total_ms=<sum so far> and applies to the
+next frame on. The frames keep coming at the live rate; only their timestamps jump. A mount with
+ts_jump_ms starts its timestamps a day ahead, so backward steps summing to less than a day never go
+below zero. Example: --mount /cam:ts_jump_ms=-30000,ts_jump_after=20
+
 STAMP (stamp=1, needs python3-gi-cairo): a strip of 34 square blocks along the top edge, block
 size = height // 24 px: block 0 white, block 1 black (sync), then blocks 2..33 the low 32 bits of
 the wall-clock time in milliseconds (Unix epoch) when the frame was drawn, most significant bit
@@ -65,6 +75,8 @@ MOUNT_KEYS = {
     "codec": str,
     "stamp": int,
     "protocols": str,
+    "ts_jump_ms": int,
+    "ts_jump_after": float,
 }
 
 STAMP_BITS = 32
@@ -170,6 +182,67 @@ def draw_stamp(overlay, ctx, _timestamp, _duration):
 # Frame height of the stamped mount (cairooverlay's draw signal does not carry the caps).
 STAMP_SIZE = {}
 
+# Where a ts_jump mount's timestamps start: a day ahead, so backward steps stay above zero.
+TS_JUMP_BASE_NS = 86400 * Gst.SECOND
+
+
+class TimestampJumper:
+    """
+    Shifts the PTS/DTS of the buffers entering a mount's payloader by a running offset, so the RTP
+    timestamps it derives from them step, and shifts its packets' back: the server's sinks pace by
+    those times, and a step forward would otherwise hold the stream back (or a day ahead, forever).
+    Relies on the payloader sending a frame's packets while it takes the frame in (rtph264pay and
+    rtph265pay with alignment=au do).
+    """
+
+    def __init__(self, path, step_ms, after_s):
+        self.path = path
+        self.step_ns = step_ms * Gst.MSECOND
+        self.after_ns = int(after_s * Gst.SECOND) if after_s and after_s > 0 else None
+        self.offset_ns = TS_JUMP_BASE_NS
+        self.pending = 0
+        self.first_pts = None
+
+    def request(self):
+        self.pending += 1
+
+    def probe(self, _pad, info):
+        buf = info.get_buffer()
+        if buf is None:
+            return Gst.PadProbeReturn.OK
+        pts = buf.pts
+        if pts != Gst.CLOCK_TIME_NONE:
+            if self.first_pts is None:
+                self.first_pts = pts
+            elif self.after_ns is not None and pts - self.first_pts >= self.after_ns:
+                self.after_ns = None
+                self.pending += 1
+        while self.pending > 0:
+            self.pending -= 1
+            self.offset_ns += self.step_ns
+            emit("TS_JUMP mount=%s step_ms=%d total_ms=%d" % (self.path, self.step_ns // Gst.MSECOND, (self.offset_ns - TS_JUMP_BASE_NS) // Gst.MSECOND))
+        self.shift(buf, self.offset_ns)
+        return Gst.PadProbeReturn.OK
+
+    def restore(self, _pad, info):
+        """The payloader's output: RTP timestamps written, media times put back for the sinks."""
+        if info.type & Gst.PadProbeType.BUFFER_LIST:
+            lst = info.get_buffer_list()
+            for i in range(lst.length()):
+                self.shift(lst.get(i), -self.offset_ns)
+        else:
+            buf = info.get_buffer()
+            if buf is not None:
+                self.shift(buf, -self.offset_ns)
+        return Gst.PadProbeReturn.OK
+
+    @staticmethod
+    def shift(buf, ns):
+        if buf.pts != Gst.CLOCK_TIME_NONE:
+            buf.pts = max(0, buf.pts + ns)
+        if buf.dts != Gst.CLOCK_TIME_NONE:
+            buf.dts = max(0, buf.dts + ns)
+
 
 class Server:
     def __init__(self, args):
@@ -183,6 +256,10 @@ class Server:
         self.server.set_service(str(args.port))
         self.next_client_id = 0
         self.session_ids = {}
+        # mount path -> (step_ms, after_s) for ts_jump mounts; jumpers of their live pipelines
+        self.ts_jump_conf = {}
+        self.jumpers = []
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGUSR1, self.jump_timestamps)
 
         defaults = {
             "width": args.width,
@@ -195,6 +272,8 @@ class Server:
             "codec": "h265" if args.h265 else "h264",
             "stamp": 0,
             "protocols": "all",
+            "ts_jump_ms": 0,
+            "ts_jump_after": 0,
         }
         mounts = self.server.get_mount_points()
         specs = args.mount or ["/test"]
@@ -202,6 +281,8 @@ class Server:
             path, conf = parse_mount(spec, defaults)
             if conf.get("stamp"):
                 STAMP_SIZE["h"] = conf["height"]
+            if conf.get("ts_jump_ms"):
+                self.ts_jump_conf[path] = (conf["ts_jump_ms"], conf.get("ts_jump_after") or 0)
             factory = GstRtspServer.RTSPMediaFactory()
             factory.set_launch(build_launch(conf))
             factory.set_shared(True)
@@ -250,6 +331,14 @@ class Server:
         stamp = media.get_element().get_by_name("stamp")
         if stamp is not None:
             stamp.connect("draw", draw_stamp)
+        if path in self.ts_jump_conf:
+            step_ms, after_s = self.ts_jump_conf[path]
+            jumper = TimestampJumper(path, step_ms, after_s)
+            self.jumpers.append(jumper)
+            pay = media.get_element().get_by_name("pay0")
+            pay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, jumper.probe)
+            pay.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, jumper.restore)
+            media.connect("unprepared", lambda _m: self.jumpers.remove(jumper) if jumper in self.jumpers else None)
         emit("MEDIA_CONFIGURED mount=%s" % path)
         media.connect("prepared", self.on_media_prepared, path)
 
@@ -295,6 +384,12 @@ class Server:
 
     def on_session_removed(self, _pool, session):
         emit("SESSION_REMOVED session=%s" % session.get_sessionid())
+
+    def jump_timestamps(self, *_args):
+        emit("TS_JUMP_REQUESTED mounts=%s" % ",".join(j.path for j in self.jumpers))
+        for jumper in self.jumpers:
+            jumper.request()
+        return GLib.SOURCE_CONTINUE
 
     def stop(self, *_args):
         self.loop.quit()

@@ -16,7 +16,7 @@ export function gatewayNodeFlags(env: NodeJS.ProcessEnv = process.env): string[]
  * Builds a bench's gateway child as production is built (its tsconfig.gateway-child.json: the
  * production build plus the child script) and returns the compiled script: dist/bench/<bench>/gateway-child.js.
  */
-export function buildGatewayChild(bench: 'health' | 'relay'): string {
+export function buildGatewayChild(bench: 'health' | 'relay' | 'soak'): string {
   const tsc = spawnSync(process.execPath, [join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(projectRoot, 'bench', bench, 'tsconfig.gateway-child.json')], { cwd: projectRoot, stdio: 'inherit' })
   if (tsc.status !== 0) throw new Error(`build of the ${bench} gateway child failed (tsc exit ${tsc.status})`)
   return join(projectRoot, 'dist', 'bench', bench, 'gateway-child.js')

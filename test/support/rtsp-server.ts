@@ -29,6 +29,13 @@ export interface RtspTestMount {
   protocols?: 'all' | 'tcp' | 'udp'
   /** Draw the wall-clock ms of each frame as a block strip (see STAMP in the script; bench/relay). */
   stamp?: boolean
+  /**
+   * Timestamp discontinuity: the mount's RTP timestamps step by this many ms (negative: backwards)
+   * at each jumpTimestamps() and, with tsJumpAfterSeconds, once that long after its first frame.
+   * Frames keep coming at the live rate. See ts_jump_ms in the script.
+   */
+  tsJumpMs?: number
+  tsJumpAfterSeconds?: number
 }
 
 export interface RtspTestServerOptions extends Omit<RtspTestMount, 'path' | 'stamp'> {
@@ -69,6 +76,11 @@ export interface RtspTestServer {
   readonly running: boolean
   /** Resolves with the first line (already printed or future) matching `pred`. */
   waitForLine(pred: (line: string) => boolean, timeoutMs?: number): Promise<string>
+  /**
+   * Steps the timestamps of every playing mount that has tsJumpMs (SIGUSR1); resolves with the
+   * TS_JUMP lines once each such mount has applied the step to a frame.
+   */
+  jumpTimestamps(timeoutMs?: number): Promise<string[]>
   /** SIGTERM, then SIGKILL after 3 s. */
   stop(): Promise<void>
   /** SIGKILL: the server vanishes without closing its RTSP sessions properly. */
@@ -127,6 +139,8 @@ function buildArgs(opts: RtspTestServerOptions, port: number): string[] {
       ['protocols', 'protocols'],
     ]
     for (const [key, name] of keys) if (m[key] !== undefined) kv.push(`${name}=${m[key]}`)
+    if (m.tsJumpMs !== undefined) kv.push(`ts_jump_ms=${Math.round(m.tsJumpMs)}`)
+    if (m.tsJumpAfterSeconds !== undefined) kv.push(`ts_jump_after=${m.tsJumpAfterSeconds}`)
     if (m.stamp) kv.push('stamp=1')
     args.push('--mount', kv.length ? `${m.path}:${kv.join(',')}` : m.path)
   }
@@ -220,7 +234,7 @@ export async function startRtspTestServer(opts: RtspTestServerOptions = {}): Pro
 
   await start()
 
-  return {
+  const api: RtspTestServer = {
     get port() {
       return port
     },
@@ -262,6 +276,16 @@ export async function startRtspTestServer(opts: RtspTestServerOptions = {}): Pro
         waiters.add(w)
       })
     },
+    async jumpTimestamps(timeoutMs = 10_000) {
+      if (!child) throw new Error('rtsp-test-server is not running')
+      const from = lines.length
+      const after = (prefix: string) => (l: string) => l.startsWith(prefix) && lines.indexOf(l, from) >= from
+      const requested = api.waitForLine(after('TS_JUMP_REQUESTED '), timeoutMs)
+      child.kill('SIGUSR1')
+      const mounts = /mounts=(\S*)/.exec(await requested)![1]!.split(',').filter(Boolean)
+      if (mounts.length === 0) throw new Error('rtsp-test-server: no playing mount has tsJumpMs')
+      return Promise.all(mounts.map((path) => api.waitForLine(after(`TS_JUMP mount=${path} `), timeoutMs)))
+    },
     stop: () => terminate('SIGTERM'),
     kill: () => terminate('SIGKILL'),
     async restart() {
@@ -275,4 +299,5 @@ export async function startRtspTestServer(opts: RtspTestServerOptions = {}): Pro
       return closePromise
     },
   }
+  return api
 }

@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { open, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 
 /**
@@ -88,5 +89,52 @@ export function writeAnchor(path: string, anchor: AuditAnchor): void {
     }
   } catch {
     /* best effort */
+  }
+}
+
+let staged = 0
+
+/** An anchor written and flushed to a temporary file, not yet in place. */
+export interface StagedAnchor {
+  /** Renames it over the anchor (a quick metadata change, on the calling thread). */
+  commit(): void
+  /** Removes it (a newer anchor went in meanwhile). */
+  discard(): Promise<void>
+  /** Makes the rename durable (best effort, off the calling thread). */
+  syncDirectory(): Promise<void>
+}
+
+/**
+ * writeAnchor's slow half off the event loop: the temporary file is written and fsynced by libuv's
+ * thread pool (with footage on the same disk an fsync can take hundreds of ms); the caller renames
+ * it into place with commit() once it has checked that no newer anchor went in meanwhile.
+ */
+export async function stageAnchor(path: string, anchor: AuditAnchor): Promise<StagedAnchor> {
+  const tmp = `${path}.${process.pid}.${++staged}.tmp`
+  const file = await open(tmp, 'w', 0o600)
+  try {
+    await file.writeFile(JSON.stringify(anchor) + '\n')
+    await file.sync()
+  } catch (err) {
+    await file.close().catch(() => undefined)
+    await rm(tmp, { force: true })
+    throw err
+  }
+  await file.close()
+  return {
+    commit: () => renameSync(tmp, path),
+    discard: () => rm(tmp, { force: true }),
+    async syncDirectory() {
+      try {
+        const dir = await open(dirname(path), 'r')
+        try {
+          await dir.sync()
+        } finally {
+          await dir.close()
+        }
+      } catch {
+        /* best effort, as in writeAnchor */
+      }
+    },
   }
 }

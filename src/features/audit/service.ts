@@ -3,7 +3,7 @@ import { ForbiddenError } from '../../core/errors.js'
 import type { EventBus } from '../../core/events.js'
 import { redact } from '../../core/redact.js'
 import { SYSTEM_SCOPE, type Principal, type Scope } from '../../core/scope.js'
-import { readAnchor, writeAnchor, type AuditAnchor } from './anchor.js'
+import { readAnchor, stageAnchor, writeAnchor, type AuditAnchor } from './anchor.js'
 import { anchorMac, sameHex } from './chain.js'
 import { AuditStore, type AuditQuery, type ChainVerdict, type AuditEntry } from './store.js'
 
@@ -242,15 +242,20 @@ export class AuditLog {
     if (this.#log && this.#headLogRows > 0 && head.id - (this.#loggedHead?.id ?? 0) >= this.#headLogRows) this.#logHead(head, 'rows')
   }
 
-  /** Writes the anchor a last time and stops the timers. Idempotent; rows recorded afterwards are still stored. */
-  close(): void {
-    if (this.#closed) return
+  /**
+   * Writes the anchor a last time (synchronously) and stops the timers; resolves once a background
+   * write still in flight has finished (it then finds the newer anchor and discards its own).
+   * Idempotent; rows recorded afterwards are still stored.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return this.#writing ?? Promise.resolve()
     this.#closed = true
     if (this.#headLogTimer) clearInterval(this.#headLogTimer)
     this.#headLogTimer = null
     this.flush()
     const head = this.#store.head()
     if (head && this.#log && (head.id !== this.#loggedHead?.id || head.hash !== this.#loggedHead.hash)) this.#logHead(head, 'close')
+    return this.#writing ?? Promise.resolve()
   }
 
   #schedule(): void {
@@ -261,37 +266,59 @@ export class AuditLog {
     this.#flushTimer.unref()
   }
 
+  /**
+   * The throttle's flush: as flush(), but the anchor file is written and fsynced off the event loop
+   * (stageAnchor) and only renamed into place here, if no newer anchor went in meanwhile (a
+   * synchronous flush() or close()). One write at a time; rows appended meanwhile get the next.
+   */
   #flushFromTimer(): void {
+    this.#flushTimer = null
+    if (this.#writing) {
+      this.#writeAgain = true
+      return
+    }
     try {
-      this.flush()
+      if (this.#db.inTransaction) {
+        if (!this.#closed) this.#flushTimer = setTimeout(() => this.#flushFromTimer(), 0).unref()
+        return
+      }
+      this.#lastFlushAt = Date.now()
+      const head = this.#store.head()
+      if (!head) return
+      if (this.#log && this.#headLogRows > 0 && head.id - (this.#loggedHead?.id ?? 0) >= this.#headLogRows) this.#logHead(head, 'rows')
+      const next = this.#writesAnchor ? this.#nextAnchor(head) : null
+      if (!next) return
+      const path = this.#anchorPath!
+      this.#writing = stageAnchor(path, next)
+        .then(async (staged) => {
+          if (this.#anchorHeld || (this.#anchor && this.#anchor.lastId >= next.lastId)) return staged.discard()
+          staged.commit()
+          this.#anchor = next
+          this.#anchorWrites++
+          await staged.syncDirectory()
+        })
+        .catch((err: Error) => this.#log?.error({ err, file: path }, 'audit anchor write failed'))
+        .finally(() => {
+          this.#writing = undefined
+          if (this.#writeAgain && !this.#closed) {
+            this.#writeAgain = false
+            this.#schedule()
+          }
+        })
     } catch (err) {
       // e.g. the database closed under a late timer: the anchor stays as it was, which is safe.
       this.#log?.error({ err }, 'audit anchor flush failed')
     }
   }
 
+  /** The background anchor write in flight, if any. */
+  #writing: Promise<void> | undefined
+  #writeAgain = false
+
   #advanceAnchor(head: { id: number; hash: string }): void {
     const path = this.#anchorPath!
-    if (this.#anchorHeld) {
-      // Held as evidence until an operator moves the file aside.
-      if (readAnchor(path).state !== 'missing') return
-      this.#anchorHeld = false
-      this.#anchor = null
-    }
-    const prev = this.#anchor
-    if (prev && prev.lastId === head.id && prev.lastHash === head.hash) return
-    if (prev && this.#store.hashAt(prev.lastId) !== prev.lastHash) {
-      // The newest rows were deleted (and perhaps appended again): overwriting the anchor would
-      // erase the only trace. Keep it; verify() reports the break.
-      this.#anchorHeld = true
-      this.#log?.error(
-        { anchor: { lastId: prev.lastId, lastHash: prev.lastHash, at: prev.at }, head: { lastId: head.id, lastHash: head.hash }, file: path },
-        'audit chain does not extend its anchor (rows deleted?): the anchor is kept as evidence; move it aside once investigated',
-      )
-      return
-    }
-    const at = new Date().toISOString()
-    const next: AuditAnchor = this.#key ? { version: 2, lastId: head.id, lastHash: head.hash, at, mac: anchorMac(this.#key, { lastId: head.id, lastHash: head.hash, at }) } : { version: 1, lastId: head.id, lastHash: head.hash, at }
+    const next = this.#nextAnchor(head)
+    if (!next) return
     try {
       writeAnchor(path, next)
     } catch (err) {
@@ -300,6 +327,32 @@ export class AuditLog {
     }
     this.#anchor = next
     this.#anchorWrites++
+  }
+
+  /** The anchor to write for `head`; null when it is already written, or the old one is held as evidence. */
+  #nextAnchor(head: { id: number; hash: string }): AuditAnchor | null {
+    const path = this.#anchorPath!
+    if (this.#anchorHeld) {
+      // Held as evidence until an operator moves the file aside.
+      if (readAnchor(path).state !== 'missing') return null
+      this.#anchorHeld = false
+      this.#anchor = null
+    }
+    const prev = this.#anchor
+    if (prev && prev.lastId === head.id && prev.lastHash === head.hash) return null
+    if (prev && this.#store.hashAt(prev.lastId) !== prev.lastHash) {
+      // The newest rows were deleted (and perhaps appended again): overwriting the anchor would
+      // erase the only trace. Keep it; verify() reports the break.
+      this.#anchorHeld = true
+      this.#log?.error(
+        { anchor: { lastId: prev.lastId, lastHash: prev.lastHash, at: prev.at }, head: { lastId: head.id, lastHash: head.hash }, file: path },
+        'audit chain does not extend its anchor (rows deleted?): the anchor is kept as evidence; move it aside once investigated',
+      )
+      return null
+    }
+    const at = new Date().toISOString()
+    // keyed chains get a keyed anchor: rewriting the file needs the audit key too
+    return this.#key ? { version: 2, lastId: head.id, lastHash: head.hash, at, mac: anchorMac(this.#key, { lastId: head.id, lastHash: head.hash, at }) } : { version: 1, lastId: head.id, lastHash: head.hash, at }
   }
 
   #logHead(head: { id: number; hash: string }, trigger: 'start' | 'interval' | 'rows' | 'close'): void {

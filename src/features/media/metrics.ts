@@ -11,7 +11,7 @@ export class MediaMetrics {
   readonly upstreamLost: Counter<'camera' | 'stream'>
   readonly #lostSeen = new WeakMap<LiveStream, number>()
 
-  constructor(registry: Registry, streams: () => Iterable<LiveStream>, viewerLoss: (s: LiveStream) => number, viewersOf: (s: LiveStream) => number, srtpPaths: () => Iterable<string>) {
+  constructor(registry: Registry, streams: () => Iterable<LiveStream>, viewerLoss: (s: LiveStream) => number, viewersOf: (s: LiveStream) => number, srtpPaths: () => Iterable<string>, pendingCandidates: () => number) {
     const registers = [registry]
     const labelsOf = (s: LiveStream) => ({ camera: String(s.cameraId), stream: s.streamName })
     const self = this
@@ -84,6 +84,14 @@ export class MediaMetrics {
         const counts = new Map<string, number>()
         for (const p of srtpPaths()) counts.set(p, (counts.get(p) ?? 0) + 1)
         for (const [path, n] of counts) this.set({ path }, n)
+      },
+    })
+    new Gauge({
+      name: 'gateway_media_trickle_candidates_pending',
+      help: "Viewers' trickled ICE candidates still being applied after their PATCH was answered (an mDNS .local name being looked up, up to 10 s when nobody answers)",
+      registers,
+      collect() {
+        this.set(pendingCandidates())
       },
     })
     this.upstreamLost = new Counter({ name: 'gateway_media_upstream_packets_lost_total', help: 'RTP packets lost from the camera', labelNames: ['camera', 'stream'] as const, registers })

@@ -40,7 +40,7 @@ export function mediaRoutes(deps: { media: MediaService; guard: Guard; sessionWa
     r.patch('/whep/sessions/:sid', { schema: whepPatchSchema, preHandler: guard(...WATCH_ROLES) }, async (request, reply) => {
       const frag = request.body
       if (typeof frag !== 'string') throw ValidationError.field('body', 'send candidates with Content-Type: application/trickle-ice-sdpfrag')
-      await media.trickle(principalOf(request), request.params.sid, frag)
+      media.trickle(principalOf(request), request.params.sid, frag)
       return reply.status(204).send(null)
     })
 

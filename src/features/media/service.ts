@@ -131,6 +131,10 @@ export class MediaService {
       return n
     }, (ls) => this.#viewersOf(ls), function* srtpPaths(this: void) {
       for (const r of sessions.values()) if (r.viewer) yield r.viewer.peer.srtpPath
+    }, () => {
+      let n = 0
+      for (const r of sessions.values()) if (r.viewer) n += r.viewer.peer.pendingRemoteCandidates
+      return n
     })
   }
 
@@ -240,12 +244,12 @@ export class MediaService {
     await rec.viewer.close('DELETE')
   }
 
-  /** WHEP PATCH: trickled candidates of the viewer. */
-  async trickle(principal: Principal, sessionId: string, sdpFrag: string): Promise<void> {
+  /** WHEP PATCH: trickled candidates of the viewer, checked and handed to ICE; answered at once. */
+  trickle(principal: Principal, sessionId: string, sdpFrag: string): void {
     const rec = this.#sessions.get(sessionId)
     if (!rec || (rec.principal.userId !== principal.userId && !principal.roles.includes('admin'))) throw new NotFoundError('WHEP session', sessionId)
     try {
-      await rec.viewer.peer.addRemoteCandidates(sdpFrag)
+      rec.viewer.peer.addRemoteCandidates(sdpFrag)
     } catch (err) {
       if (err instanceof OfferError) throw new UnprocessableError(err.message)
       throw ValidationError.field('body', `not a trickle-ice-sdpfrag: ${(err as Error).message}`)

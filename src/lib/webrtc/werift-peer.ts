@@ -55,6 +55,11 @@ export class OfferError extends Error {
   override name = 'OfferError'
 }
 
+/** A trickled line that is not an ICE candidate (RFC 8839 grammar). */
+export class CandidateSyntaxError extends Error {
+  override name = 'CandidateSyntaxError'
+}
+
 interface OfferedCodec {
   payloadType: number
   encoding: string
@@ -193,6 +198,8 @@ export interface SendPeerStats {
   retransmitted: number
   /** RTCP sender reports sent by the native path (werift's own loop, on the JavaScript path, isn't counted). */
   senderReports: number
+  /** Trickled candidates werift refused after the PATCH was answered. */
+  candidatesFailed: number
 }
 
 /**
@@ -344,6 +351,12 @@ function writeRtpHeader(buf: Buffer, payloadType: number, sequenceNumber: number
   buf.writeUInt32BE(ssrc >>> 0, 8)
 }
 
+/**
+ * RFC 8839 candidate-attribute: foundation, component, transport, priority, address, port, typ and
+ * type, then extensions. The address may be an IP or an FQDN (a browser's mDNS name).
+ */
+const CANDIDATE_LINE = /^candidate:[A-Za-z0-9+/]{1,32} \d{1,3} [A-Za-z]+ \d{1,10} [A-Za-z0-9.:_%-]+ \d{1,5} typ [a-z]+( .*)?$/
+
 const RTCP_PSFB = 206
 const RTCP_RR = 201
 const RTCP_SR = 200
@@ -359,7 +372,7 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
   #state: PeerState = 'new'
   #closed = false
   #closing: Promise<void> | undefined
-  readonly #stats: SendPeerStats = { packetsSent: 0, bytesSent: 0, packetsLost: 0, fractionLost: 0, pli: 0, fir: 0, nack: 0, retransmitted: 0, senderReports: 0 }
+  readonly #stats: SendPeerStats = { packetsSent: 0, bytesSent: 0, packetsLost: 0, fractionLost: 0, pli: 0, fir: 0, nack: 0, retransmitted: 0, senderReports: 0, candidatesFailed: 0 }
   #answer = ''
 
   private constructor(pc: RTCPeerConnection, sender: RTCRtpSender, video: NegotiatedVideo) {
@@ -670,25 +683,50 @@ export class WebRtcSendPeer extends EventEmitter<SendPeerEvents> {
   }
 
   /**
-   * Trickle ICE (WHEP PATCH, RFC 8840 SDP fragment): adds the viewer's candidates. Returns how many
-   * were added. An ICE restart (new ufrag) is not supported and throws OfferError.
+   * Trickle ICE (WHEP PATCH, RFC 8840 SDP fragment): checks the fragment and hands the viewer's
+   * candidates to werift; returns at once how many it took. An ICE restart (new ufrag) is not
+   * supported (OfferError); a line that is not a candidate's grammar is refused (CandidateSyntaxError).
+   *
+   * Not awaited: werift resolves a candidate named by mDNS (`<uuid>.local`, what browsers announce
+   * by default) with a multicast lookup that waits 10 s when nobody answers, as for a browser on
+   * another link; a PATCH that waited for it was answered 10 s late while the tile was long live
+   * (issue 26). Each candidate is applied on its own, so one such name delays no other candidate;
+   * the viewer's checks reach us anyway (peer-reflexive). A candidate werift refuses later is
+   * counted in stats.candidatesFailed.
    */
-  async addRemoteCandidates(sdpFrag: string): Promise<number> {
+  addRemoteCandidates(sdpFrag: string): number {
     if (this.#closed) return 0
     const lines = sdpFrag.split(/\r?\n/)
     const ufrag = lines.find((l) => l.startsWith('a=ice-ufrag:'))?.slice(12).trim()
     const remoteUfrag = /^a=ice-ufrag:(\S+)/m.exec(this.#pc.remoteDescription?.sdp ?? '')?.[1]
     if (ufrag && remoteUfrag && ufrag !== remoteUfrag) throw new OfferError('ICE restart is not supported; start a new session')
     let mid = /^a=mid:(\S+)/m.exec(this.#pc.remoteDescription?.sdp ?? '')?.[1] ?? '0'
-    let added = 0
+    const candidates: { candidate: string; sdpMid: string }[] = []
     for (const line of lines) {
       if (line.startsWith('a=mid:')) mid = line.slice(6).trim()
       if (!line.startsWith('a=candidate:')) continue
-      await this.#pc.addIceCandidate({ candidate: line.slice(2).trim(), sdpMid: mid })
-      added++
+      const candidate = line.slice(2).trim()
+      if (!CANDIDATE_LINE.test(candidate)) throw new CandidateSyntaxError(`not an ICE candidate: ${candidate.slice(0, 80)}`)
+      candidates.push({ candidate, sdpMid: mid })
     }
-    return added
+    for (const c of candidates) {
+      this.#candidatesPending++
+      this.#pc
+        .addIceCandidate(c)
+        .catch(() => {
+          if (!this.#closed) this.#stats.candidatesFailed++
+        })
+        .finally(() => this.#candidatesPending--)
+    }
+    return candidates.length
   }
+
+  /** Trickled candidates werift is still applying (an mDNS name being looked up). */
+  get pendingRemoteCandidates(): number {
+    return this.#closed ? 0 : this.#candidatesPending
+  }
+
+  #candidatesPending = 0
 
   /** Idempotent; resolves when the library has released its sockets. */
   close(): Promise<void> {

@@ -321,3 +321,37 @@ t.test('the head is logged at start, every headLogRows rows and on close', async
   t.equal(heads.at(-1)!.obj.auditHead.lastHash, row12)
   t.equal(anchorOf(dir).lastId, 12)
 })
+
+t.test('the throttled anchor write is written and fsynced off the event loop, and never replaces a newer anchor', async (t) => {
+  // Issue 26: the throttle's write (a temporary file, its fsync, a rename, the directory's fsync)
+  // ran on the main thread once a second; with footage on the same disk an fsync takes long.
+  const dir = mkdtempSync(join(tmpdir(), 'gw-anchor-bg-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const db = openDatabase(join(dir, 'gateway.db'))
+  t.teardown(() => db.close())
+  migrate(db, auditMigrations)
+  const path = anchorPathFor(dir)
+  const afterDueTimers = () => new Promise((resolve) => setTimeout(resolve, 0))
+
+  const audit = new AuditLog(db, new EventBus(), { anchorPath: path, anchorIntervalMs: 0 })
+  audit.record({ actor: { system: 'test' }, action: 'test.append' }) // the throttle's flush is due at once
+  await afterDueTimers() // runs right after the throttle's timer, in the same turn of the loop
+  t.equal(readAnchor(path).state, 'missing', 'when the throttle has run, the anchor is not written yet: its file is written and fsynced on the thread pool')
+  const deadline = Date.now() + 10_000
+  while (readAnchor(path).state === 'missing' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+  t.match(anchorOf(dir), { lastId: 1 }, 'then it is in place')
+  await audit.close()
+  t.equal(audit.anchorWrites, 1)
+
+  // A synchronous flush (or close) overtakes a background write in flight: the older one is dropped.
+  const second = new AuditLog(db, new EventBus(), { anchorPath: path, anchorIntervalMs: 0 })
+  second.record({ actor: { system: 'test' }, action: 'test.append' }) // row 2: a background write starts
+  await afterDueTimers()
+  second.record({ actor: { system: 'test' }, action: 'test.append' }) // row 3
+  second.flush() // written in place at once
+  t.equal(anchorOf(dir).lastId, 3, 'flush() writes at once')
+  await second.close() // waits for the background write of row 2
+  t.equal(anchorOf(dir).lastId, 3, 'the older background write did not replace the newer anchor')
+  t.same(readdirSync(dir).filter((f) => f.includes('.tmp')), [], 'its temporary file is gone')
+  t.match(second.verify(), { ok: true, anchor: 'ok', anchorLastId: 3 })
+})

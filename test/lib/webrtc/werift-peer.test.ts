@@ -1,5 +1,5 @@
 import t from 'tap'
-import { chooseVideoCodec, OfferError, validateOffer, WebRtcSendPeer, offeredVideoCodecs } from '../../../src/lib/webrtc/werift-peer.js'
+import { CandidateSyntaxError, chooseVideoCodec, OfferError, validateOffer, WebRtcSendPeer, offeredVideoCodecs } from '../../../src/lib/webrtc/werift-peer.js'
 
 // A Chromium-like recvonly offer (trimmed).
 const OFFER = [
@@ -64,10 +64,32 @@ t.test('answer: one payload type, sendonly, host candidates, no public STUN; clo
   t.match(sdp, /a=candidate:.* 127\.0\.0\.1 \d+ typ host/)
   t.notMatch(sdp, /typ srflx/)
   t.not(peer.state, 'connected')
-  t.equal(await peer.addRemoteCandidates('a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2113937151 127.0.0.1 50000 typ host\r\n'), 1, 'trickled candidate added')
-  await t.rejects(peer.addRemoteCandidates('a=ice-ufrag:other\r\na=ice-pwd:x\r\n'), OfferError, 'ICE restart refused')
+  t.equal(peer.addRemoteCandidates('a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2113937151 127.0.0.1 50000 typ host\r\n'), 1, 'trickled candidate added')
+  t.throws(() => peer.addRemoteCandidates('a=ice-ufrag:other\r\na=ice-pwd:x\r\n'), OfferError, 'ICE restart refused')
+  t.throws(() => peer.addRemoteCandidates('a=ice-ufrag:abcd\r\na=candidate:1 1 udp\r\n'), CandidateSyntaxError, 'a broken candidate line refused')
   peer.sendRtp({ sequenceNumber: 1, timestamp: 1, marker: true, payload: Buffer.from([0x65, 0]) }) // not connected: dropped
   t.equal(peer.stats.packetsSent, 0)
   await Promise.all([peer.close(), peer.close()])
   t.equal(peer.state, 'closed')
+})
+
+t.test('a trickled mDNS candidate nobody answers for is taken at once and resolved behind the caller', async (t) => {
+  // Browsers name their host candidates <uuid>.local; werift looks such a name up by multicast DNS
+  // and waits 10 s for an answer that, for a browser on another link, never comes. The WHEP PATCH
+  // carrying it must not wait with it (issue 26): addRemoteCandidates returns while the lookup runs.
+  const video = chooseVideoCodec(OFFER, ['h264'], '42e01f')!
+  const peer = await WebRtcSendPeer.answer({ offerSdp: OFFER, video, ice: { announcedAddresses: ['127.0.0.1'] }, gatherTimeoutMs: 2000 })
+  t.teardown(() => peer.close())
+  const frag = 'a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=mid:0\r\n' +
+    'a=candidate:2 1 udp 2113937151 5e0f3b0c-9a4e-4c3e-8d53-0f6a7c1d2e3f.local 50002 typ host generation 0\r\n' +
+    'a=candidate:3 1 udp 2113937151 127.0.0.1 50003 typ host generation 0\r\n'
+  const taken = peer.addRemoteCandidates(frag)
+  t.equal(taken, 2, 'both candidates taken')
+  t.equal(peer.pendingRemoteCandidates, 2, 'returned before werift has applied either')
+  // The IP candidate does not queue behind the lookup: applied on its own.
+  const deadline = Date.now() + 5000
+  while (peer.pendingRemoteCandidates > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+  t.equal(peer.pendingRemoteCandidates, 1, 'the IP candidate applied; the mDNS name still being looked up')
+  await peer.close()
+  t.equal(peer.pendingRemoteCandidates, 0, 'nothing pending after close')
 })
