@@ -333,7 +333,8 @@ t.test('the throttled anchor write is written and fsynced off the event loop, an
   const path = anchorPathFor(dir)
   const afterDueTimers = () => new Promise((resolve) => setTimeout(resolve, 0))
 
-  const audit = new AuditLog(db, new EventBus(), { anchorPath: path, anchorIntervalMs: 0 })
+  const key = randomBytes(32)
+  const audit = new AuditLog(db, new EventBus(), { anchorPath: path, anchorIntervalMs: 0, key })
   audit.record({ actor: { system: 'test' }, action: 'test.append' }) // the throttle's flush is due at once
   await afterDueTimers() // runs right after the throttle's timer, in the same turn of the loop
   t.equal(readAnchor(path).state, 'missing', 'when the throttle has run, the anchor is not written yet: its file is written and fsynced on the thread pool')
@@ -344,7 +345,7 @@ t.test('the throttled anchor write is written and fsynced off the event loop, an
   t.equal(audit.anchorWrites, 1)
 
   // A synchronous flush (or close) overtakes a background write in flight: the older one is dropped.
-  const second = new AuditLog(db, new EventBus(), { anchorPath: path, anchorIntervalMs: 0 })
+  const second = new AuditLog(db, new EventBus(), { anchorPath: path, anchorIntervalMs: 0, key })
   second.record({ actor: { system: 'test' }, action: 'test.append' }) // row 2: a background write starts
   await afterDueTimers()
   second.record({ actor: { system: 'test' }, action: 'test.append' }) // row 3
