@@ -114,13 +114,13 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
     db.close()
   })
   migrate(db, MIGRATIONS.flat())
-  // WAL checkpoints (a copy into the database file and its fsync) run in a worker thread, not in
-  // a commit on this one (issue 26: 0.4–0.9 s event-loop stalls with footage on the same disk).
-  checkpointer = WalCheckpointer.start(db, dbFile, { onError: (err) => app.log.error({ err }, 'WAL checkpointer failed: the main connection checkpoints again') })
   const box = new SecretBox(loadSymmetricKey(config.dataDir, 'credential', 'GW_CREDENTIAL_KEY', env, warn))
   const sessionKey = loadSymmetricKey(config.dataDir, 'session', 'GW_SESSION_KEY', env, warn)
   // A new key for a sealed log would fail every keyed row: a lost key stops the start instead.
   const auditKey = loadSymmetricKey(config.dataDir, 'audit', 'GW_AUDIT_KEY', env, warn, { mustExist: auditLogIsSealed(db) ? 'the audit log is sealed with it: restore the key from backup' : undefined })
+  // WAL checkpoints (a copy into the database file and its fsync) run in a worker thread, not in
+  // a commit on this one (issue 26: 0.4–0.9 s event-loop stalls with footage on the same disk).
+  checkpointer = WalCheckpointer.start(db, dbFile, { onError: (err) => app.log.error({ err }, 'WAL checkpointer failed: the main connection checkpoints again') })
   const bus = new EventBus()
   bus.onError((err) => app.log.error({ err }, 'event subscriber failed'))
   app.addHook('onClose', async () => bus.close())
@@ -209,7 +209,11 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   })
   const demo = config.demo ? await seedDemo({ org, auth, registry }) : null
 
-  await gb28181.start()
+  await gb28181.start().catch(async (err: unknown) => {
+    // e.g. its SIP port taken: stop the start cleanly, as above
+    await app.close()
+    throw err
+  })
   media.start()
   await app.ready()
   return {
