@@ -230,6 +230,11 @@ export class CameraRecorder {
     this.opts = opts
   }
 
+  /** Settles when every session already ended has announced its last segment. */
+  async ended(): Promise<void> {
+    await Promise.allSettled([...this.#ending])
+  }
+
   /** The earliest start the next segment may have. */
   floorMs(): number {
     if (!this.lastEndMs && this.opts.previousEndMs) this.lastEndMs = this.opts.previousEndMs()

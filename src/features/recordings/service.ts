@@ -195,6 +195,8 @@ export class RecordingService {
 
   /** Settles pending indexing (tests). */
   async settle(): Promise<void> {
+    // sessions that have ended still announce their last segment (ffmpeg finishing it)
+    await Promise.allSettled([...this.#recorders.values()].map((r) => r.ended()))
     while (this.#indexing.size) await Promise.allSettled([...this.#indexing])
   }
 
