@@ -86,7 +86,7 @@ const TRACE = flag('trace') === true || process.env.SOAK_TRACE === '1'
 const CPU_PROF = flag('cpu-prof') === true || process.env.SOAK_CPU_PROF === '1'
 const PROF_DIR = join(projectRoot, 'bench', 'out', 'soak-prof')
 const SEGMENT_S = num('segment-s', 'SOAK_SEGMENT_S', 60)
-const PASSWORD = 'soak-admin-password-1'
+const PASSWORD = 'soak-root-password-1'
 const PATROL_PASSWORD = 'soak-patrol-password-1'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
