@@ -373,6 +373,8 @@ try {
     GW_HEALTH_JITTER_SECONDS: '1',
     GW_RECORDINGS_SEGMENT_SECONDS: String(SEGMENT_S),
     GW_RECORDINGS_FREE_SPACE_FLOOR_MB: '0',
+    // the test cameras run on this host: loopback explicitly allowed, beside the default private ranges
+    GW_CAMERAS_ALLOWED_CIDRS: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,127.0.0.0/8',
     SOAK_TRACE: TRACE ? '1' : '0',
   })
   if (CPU_PROF) rmSync(PROF_DIR, { recursive: true, force: true })
