@@ -51,8 +51,13 @@ import { percentile, report, type Figure } from '../lib/report.js'
 // --- options ------------------------------------------------------------------------------------
 const argv = process.argv.slice(2)
 const flag = (name: string): string | true | undefined => {
-  const a = argv.find((x) => x === `--${name}` || x.startsWith(`--${name}=`))
-  return a === undefined ? undefined : a.includes('=') ? a.slice(a.indexOf('=') + 1) : true
+  const i = argv.findIndex((x) => x === `--${name}` || x.startsWith(`--${name}=`))
+  if (i < 0) return undefined
+  const a = argv[i]!
+  if (a.includes('=')) return a.slice(a.indexOf('=') + 1)
+  // `--minutes 10` as the README writes it, as well as `--minutes=10`
+  const next = argv[i + 1]
+  return next !== undefined && /^-?\d+(\.\d+)?$/.test(next) ? next : true
 }
 const num = (name: string, env: string, def: number): number => {
   const f = flag(name)
