@@ -271,21 +271,7 @@ export class MediaService {
    * 内保外用): the status endpoint names no camera the caller could not open.
    */
   streamsFor(principal: Principal): { items: ReturnType<MediaService['streams']>; sessions: number } {
-    const scope = scopeOf(principal)
-    const seen = new Map<number, boolean>()
-    const sees = (cameraId: number) => {
-      let ok = seen.get(cameraId)
-      if (ok === undefined) {
-        try {
-          this.#registry.getForUse(scope, cameraId)
-          ok = true
-        } catch {
-          ok = false
-        }
-        seen.set(cameraId, ok)
-      }
-      return ok
-    }
+    const sees = this.#registry.visibleFilter(principal)
     let sessions = 0
     for (const r of this.#sessions.values()) if (sees(r.cameraId)) sessions++
     return { items: this.streams().filter((s) => sees(s.cameraId)), sessions }

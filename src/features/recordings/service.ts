@@ -206,21 +206,7 @@ export class RecordingService {
    * for one list. A camera deleted since is not shown.
    */
   visibleCameraFilter(principal: Principal): (cameraId: number) => boolean {
-    const scope = scopeOf(principal)
-    const seen = new Map<number, boolean>()
-    return (cameraId) => {
-      let ok = seen.get(cameraId)
-      if (ok === undefined) {
-        try {
-          this.#registry.getForUse(scope, cameraId)
-          ok = true
-        } catch {
-          ok = false
-        }
-        seen.set(cameraId, ok)
-      }
-      return ok
-    }
+    return this.#registry.visibleFilter(principal)
   }
 
   /** Recorders of the cameras the caller may see. */

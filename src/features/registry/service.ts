@@ -67,6 +67,28 @@ export class RegistryService {
   }
 
   /**
+   * Whether the caller may read a camera (its subtree, 内保外用), each id looked up once: for lists
+   * other features keep by camera id (live streams, recorders, locks). A camera deleted since is not shown.
+   */
+  visibleFilter(principal: Principal): (cameraId: number) => boolean {
+    const scope = scopeOf(principal)
+    const seen = new Map<number, boolean>()
+    return (cameraId) => {
+      let ok = seen.get(cameraId)
+      if (ok === undefined) {
+        try {
+          this.getForUse(scope, cameraId)
+          ok = true
+        } catch {
+          ok = false
+        }
+        seen.set(cameraId, ok)
+      }
+      return ok
+    }
+  }
+
+  /**
    * For features acting on a camera the caller may see (media, PTZ): the camera and its credentials.
    * The credentials are decrypted when read, so a caller that only wants the camera never fails on
    * credentials that no longer open (a changed key).
